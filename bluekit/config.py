@@ -116,6 +116,8 @@ class TrainConfig:
 class EvalConfig:
     ks: list[int] = field(default_factory=lambda: [5, 10, 20])
     exclude_history: bool = False
+    # Zero-shot protocol: this share of users is held out from RL training and evaluated.
+    test_user_fraction: float = 0.3
     test_users: int | None = None  # cap on held-out test users (None = all)
     batch_size: int = 1024
     out_dir: str = "runs/demo"
@@ -200,7 +202,7 @@ def _build(cls, values: dict, prefix: str):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ConfigError(f"unknown key {prefix}{unknown[0]!r} (known: {sorted(names)})")
+        raise ConfigError(f"unknown key '{prefix}{unknown[0]}' (known: {', '.join(sorted(names))})")
     kwargs = {k: _coerce(hints[k], v, f"{prefix}{k}") for k, v in values.items()}
     return cls(**kwargs)
 
