@@ -1,0 +1,3 @@
+from bluekit.cli import main
+
+main()

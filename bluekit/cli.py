@@ -1,0 +1,127 @@
+"""Command line: `python -m bluekit <command>`; each command is a thin call into the package.
+
+    python -m bluekit demo-data --config cpu-demo
+    python -m bluekit download amazon All_Beauty
+    python -m bluekit baselines --config cpu-demo
+    python -m bluekit train --config cpu-demo --set train.max_steps=20
+    python -m bluekit evaluate --config cpu-demo --run runs/demo/train
+    python -m bluekit demo --out runs/demo          # what `make demo` runs
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+# The notebooks `make demo` executes, in order (00 is the environment tour, not a stage).
+DEMO_NOTEBOOKS = ["01_prepare_data.ipynb", "02_embed_and_baselines.ipynb",
+                  "03_reward_playground.ipynb", "04_train_profiler.ipynb"]
+
+
+def _overrides(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects key=value, got {pair!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _config(args):
+    from bluekit.config import load_config
+    return load_config(args.config, _overrides(args.set))
+
+
+def cmd_demo_data(args) -> None:
+    from bluekit.data import synth
+    cfg = _config(args)
+    folders = synth.ensure_demo_data(cfg.data.demo_dir, cfg.data.demo_users, cfg.data.demo_items,
+                                     cfg.data.seed)
+    for domain, folder in folders.items():
+        print(f"{domain}: {folder}")
+
+
+def cmd_download(args) -> None:
+    from bluekit.data import download
+    if args.source == "amazon":
+        download.download_amazon(args.name, raw_dir=args.raw_dir)
+    else:
+        download.download_google_local(args.name, raw_dir=args.raw_dir)
+
+
+def cmd_baselines(args) -> None:
+    from bluekit import pipeline
+    cfg = _config(args)
+    ws = pipeline.workspace(cfg)
+    results = pipeline.baseline_results(ws)
+    print(pipeline.save_table(results, Path(cfg.eval.out_dir) / "baselines").to_string())
+
+
+def cmd_train(args) -> None:
+    from bluekit.train import train_profiler
+    cfg = _config(args)
+    result = train_profiler(cfg, resume=not args.fresh)
+    print(f"trained in {result.wall_time_s:.0f} s; adapter: {result.adapter_dir}")
+
+
+def cmd_evaluate(args) -> None:
+    from bluekit import pipeline
+    cfg = _config(args)
+    ws = pipeline.workspace(cfg)
+    results = pipeline.profile_results(ws, run_dir=args.run)
+    print(pipeline.save_table(results, Path(cfg.eval.out_dir) / "profiles").to_string())
+
+
+def cmd_demo(args) -> None:
+    from bluekit.notebooks import execute_notebook, read_record
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in args.notebooks or DEMO_NOTEBOOKS:
+        print(f"== running notebooks/{name} (preset {args.config}) ...", flush=True)
+        nb = execute_notebook(NOTEBOOKS / name, out / name, parameters={"PRESET": args.config})
+        print(f"   recorded: {read_record(nb)}", flush=True)
+    print(f"executed notebooks and results are in {out}/")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bluekit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p, default="cpu-demo"):
+        p.add_argument("--config", default=default, help="preset name or YAML path")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override, e.g. --set train.max_steps=20 (repeatable)")
+        return p
+
+    with_config(sub.add_parser("demo-data", help="write the demo world")).set_defaults(
+        func=cmd_demo_data)
+    p = sub.add_parser("download", help="download a real dataset (needs internet)")
+    p.add_argument("source", choices=["amazon", "google_local"])
+    p.add_argument("name", help="Amazon category (e.g. All_Beauty) or Google Local state (e.g. New_York)")
+    p.add_argument("--raw-dir", default="data/raw")
+    p.set_defaults(func=cmd_download)
+    with_config(sub.add_parser("baselines", help="evaluate the baselines")).set_defaults(
+        func=cmd_baselines)
+    p = with_config(sub.add_parser("train", help="GRPO-train the profiler"))
+    p.add_argument("--fresh", action="store_true", help="ignore checkpoints in output_dir")
+    p.set_defaults(func=cmd_train)
+    p = with_config(sub.add_parser("evaluate", help="evaluate untrained vs trained profiles"))
+    p.add_argument("--run", default=None, help="training run folder (default: train.output_dir)")
+    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("demo", help="run the tutorial notebooks headless (make demo)")
+    p.add_argument("--config", default="cpu-demo")
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--notebooks", nargs="*", help="subset of notebook file names")
+    p.set_defaults(func=cmd_demo)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,54 @@
+"""Configuration: defaults < preset/file < overrides; bad keys and types named."""
+import pytest
+
+from bluekit.config import Config, ConfigError, RewardSpec, load_config, presets, save_config
+
+
+def test_every_preset_loads():
+    assert {"smoke", "cpu-demo", "gpu-paper"} <= set(presets())
+    for name in presets():
+        cfg = load_config(name)
+        assert cfg.name == name
+        assert all(isinstance(r, RewardSpec) for r in cfg.train.rewards)
+
+
+def test_precedence_overrides_over_file_over_defaults(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("base: smoke\ntrain:\n  max_steps: 7\n  learning_rate: 5e-4\n")
+    cfg = load_config(path, {"train.max_steps": 9})
+    assert cfg.train.max_steps == 9                 # override wins
+    assert cfg.train.learning_rate == 5e-4          # file over preset; "5e-4" read as float
+    assert cfg.profiler.model == "tiny"             # from the base preset
+    assert cfg.eval.ks == Config().eval.ks          # default
+
+
+def test_nested_override_dict_and_reward_specs():
+    cfg = load_config(None, {"train": {"rewards": [{"name": "cosine", "weight": 2}]}})
+    assert cfg.train.rewards == [RewardSpec("cosine", 2.0, {})]
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(ConfigError, match="train.max_stepz"):
+        load_config("smoke", {"train.max_stepz": 3})
+    with pytest.raises(ConfigError, match="'trian"):
+        load_config(None, {"trian": {}})
+
+
+def test_wrong_type_is_named():
+    with pytest.raises(ConfigError, match="train.max_steps: expected int"):
+        load_config("smoke", {"train.max_steps": "many"})
+    with pytest.raises(ConfigError, match=r"eval.ks\[1\]"):
+        load_config(None, {"eval.ks": [5, "ten"]})
+    with pytest.raises(ConfigError, match="data.lenient: expected bool"):
+        load_config(None, {"data.lenient": 1})
+
+
+def test_unknown_preset_lists_presets():
+    with pytest.raises(ConfigError, match="smoke"):
+        load_config("no-such-preset")
+
+
+def test_save_and_reload_round_trip(tmp_path):
+    cfg = load_config("gpu-paper")
+    save_config(cfg, tmp_path / "c.yaml")
+    assert load_config(tmp_path / "c.yaml") == cfg
