@@ -1,0 +1,209 @@
+"""Read JSON-lines files (plain or .gz) into column lists, with errors that name file and line.
+
+Both dataset readers (amazon.py, google_local.py) use this one loop, so malformed lines,
+missing fields and lenient mode behave the same everywhere:
+
+- a line that is not a JSON object raises DataError("<file>, line N: malformed JSON ...");
+  with lenient=True it is skipped and counted as "malformed json" in the LoadReport;
+- a row parser raises FieldError for a missing or bad field; the loop turns it into a
+  DataError naming the field, file and line (lenient: skipped, counted under its reason).
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .schema import INTERACTION_COLUMNS, ITEM_COLUMNS, DataError, LoadReport
+
+# Files larger than this show a progress bar when show_progress is None (auto).
+PROGRESS_MIN_BYTES = 20 * 1024 * 1024
+_MISSING = object()
+
+
+class FieldError(Exception):
+    """A row lacks a required field or holds a value of the wrong kind."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason  # short key counted in LoadReport.dropped
+
+
+def open_text(path: str | Path) -> io.TextIOBase:
+    """Open a text file, decompressing when the name ends in .gz."""
+    path = Path(path)
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def iter_json_objects(path: str | Path, report: LoadReport, lenient: bool = False,
+                      show_progress: bool | None = None) -> Iterator[tuple[int, dict]]:
+    """Yield (line_number, object) for every non-blank line; counts rows_in on `report`."""
+    path = Path(path)
+    size = path.stat().st_size
+    if show_progress is None:
+        show_progress = size >= PROGRESS_MIN_BYTES
+    # The bar follows bytes read from disk (compressed bytes for .gz), so it has a true total.
+    with open(path, "rb") as raw, tqdm(total=size, unit="B", unit_scale=True, desc=path.name,
+                                       disable=not show_progress) as bar:
+        binary = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
+        text = io.TextIOWrapper(binary, encoding="utf-8")
+        for line_no, line in enumerate(text, start=1):
+            if show_progress and line_no % 20000 == 0:
+                bar.update(raw.tell() - bar.n)
+            if not line.strip():
+                continue
+            report.rows_in += 1
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                problem = f"malformed JSON ({e.msg} at column {e.colno})"
+                obj = None
+            else:
+                problem = None if isinstance(obj, dict) else (
+                    f"malformed JSON (expected an object, got {type(obj).__name__})")
+            if problem:
+                if lenient:
+                    report.drop("malformed json")
+                    continue
+                raise DataError(f"{path}, line {line_no}: {problem}; "
+                                "pass lenient=True to skip and count such lines")
+            yield line_no, obj
+        bar.update(size - bar.n)
+
+
+def read_json_lines(path: str | Path, columns: Sequence[str], parse_row: Callable[[dict], tuple],
+                    report: LoadReport, lenient: bool = False,
+                    show_progress: bool | None = None) -> dict[str, list]:
+    """Parse every object with `parse_row` (one value per column) into column lists."""
+    lists: list[list] = [[] for _ in columns]
+    for line_no, obj in iter_json_objects(path, report, lenient, show_progress):
+        try:
+            row = parse_row(obj)
+        except FieldError as e:
+            if lenient:
+                report.drop(e.reason)
+                continue
+            raise DataError(f"{path}, line {line_no}: {e}; "
+                            "pass lenient=True to skip and count such rows") from None
+        for values, value in zip(lists, row):
+            values.append(value)
+    report.rows_out = len(lists[0]) if lists else 0
+    return dict(zip(columns, lists))
+
+
+def find_file(candidates: Sequence[Path], what: str, hint: str) -> Path:
+    """The first existing path among `candidates`, else a DataError listing them all."""
+    for path in candidates:
+        if path.exists():
+            return path
+    listed = " or ".join(str(p) for p in candidates)
+    raise DataError(f"{what} not found: expected {listed}. {hint}")
+
+
+def interactions_frame(columns: dict[str, list]) -> pd.DataFrame:
+    """Column lists -> interactions with the schema dtypes (also right when empty)."""
+    return pd.DataFrame({
+        "user_id": pd.Series(columns["user_id"], dtype=str),
+        "item_id": pd.Series(columns["item_id"], dtype=str),
+        "rating": np.asarray(columns["rating"], dtype="float64"),
+        "timestamp": np.asarray(columns["timestamp"], dtype="int64"),
+        "review_title": pd.Series(columns["review_title"], dtype=str),
+        "review_text": pd.Series(columns["review_text"], dtype=str),
+    })[INTERACTION_COLUMNS]
+
+
+def items_frame(columns: dict[str, list]) -> pd.DataFrame:
+    """Column lists -> items with the schema dtypes (also right when empty)."""
+    frame = pd.DataFrame({c: pd.Series(columns[c], dtype=str) for c in
+                          ("item_id", "title", "category", "description", "store", "address")})
+    frame["features"] = pd.Series(columns["features"], dtype=object)
+    frame["categories"] = pd.Series(columns["categories"], dtype=object)
+    frame["price"] = np.asarray(columns["price"], dtype="float64")
+    return frame[ITEM_COLUMNS]
+
+
+def drop_duplicate_items(items: pd.DataFrame, report: LoadReport) -> pd.DataFrame:
+    """Keep the first row of each item_id (later ones counted as dropped)."""
+    duplicated = items["item_id"].duplicated(keep="first")
+    report.drop("duplicate item_id (kept first)", int(duplicated.sum()))
+    items = items.loc[~duplicated].reset_index(drop=True)
+    report.rows_out = len(items)
+    return items
+
+
+# ---- field access and conversion, shared by the row parsers ----
+
+def get(obj: dict, keys: Sequence[str], default: Any = None) -> Any:
+    """The value of the first key present (spelling aliases), else `default`."""
+    for key in keys:
+        value = obj.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+    return default
+
+
+def require(obj: dict, keys: Sequence[str]) -> Any:
+    """Like get(), but a missing or null field raises FieldError naming the field."""
+    value = get(obj, keys)
+    if value is None:
+        aliases = f" (also accepted: {', '.join(map(repr, keys[1:]))})" if len(keys) > 1 else ""
+        raise FieldError(f"missing {keys[0]}", f"missing required field {keys[0]!r}{aliases}")
+    return value
+
+
+def to_float(value: Any, name: str) -> float:
+    """A number (or numeric string) as float; anything else raises FieldError."""
+    if isinstance(value, bool):
+        value = None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if math.isnan(number):
+        raise FieldError(f"bad {name}", f"field {name!r} is not a number: {value!r}")
+    return number
+
+
+def to_int(value: Any, name: str) -> int:
+    """An integer (or integral float / digit string) as int; anything else raises FieldError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise FieldError(f"bad {name}", f"field {name!r} is not an integer: {value!r}")
+
+
+def to_text(value: Any) -> str:
+    """None -> "", a list of strings -> joined with spaces, anything else -> str."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ".join(to_text(v) for v in value if v is not None).strip()
+    return str(value)
+
+
+def to_str_list(value: Any) -> list[str]:
+    """None -> [], a string -> [string], nested lists flattened, None entries dropped."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    if isinstance(value, (list, tuple)):
+        out: list[str] = []
+        for v in value:
+            out.extend(to_str_list(v) if isinstance(v, (list, tuple)) else
+                       ([str(v)] if v is not None and str(v).strip() else []))
+        return out
+    return [str(value)]

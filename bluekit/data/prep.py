@@ -1,0 +1,352 @@
+"""Turn a loaded Domain into what training and evaluation use: filtered, split, with item texts.
+
+    prepared = prepare(domain, cfg.data)
+    # dedupe -> drop items without metadata -> k-core -> split -> item text
+
+Every step returns new frames and, given a LoadReport, fills it with what it removed and
+why; prepare() keeps one report per step in Prepared.reports (after the readers' ones).
+"""
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .schema import EXAMPLE_COLUMNS, DataError, Domain, LoadReport
+
+# The official Amazon Reviews 2023 timestamp-split cut points (Unix ms).
+TIMESTAMP_CUTS = (1628643414042, 1658002729837)
+
+# Item-text templates: str.format over title, category, description, features, categories,
+# store, price, address (lists joined with ", "; price "" when unknown). Empty fields leave
+# empty " | " slots, which render_item_text removes.
+AMAZON_ITEM_TEMPLATE = "{title} | {features} | {categories} | {description}"
+GOOGLE_ITEM_TEMPLATE = "{title} | {categories} | {description} | {address}"
+
+_TAG_RE = re.compile(r"<[^>]*>")
+_SPACE_RE = re.compile(r"\s+")
+_EMPTY_SLOT_RE = re.compile(r"\|(?:\s*\|)+")  # "a |  | b" -> "a | b"
+
+
+@dataclass
+class Splits:
+    """train: interaction rows; valid, test: example frames (schema.EXAMPLE_COLUMNS)."""
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+
+
+@dataclass
+class Prepared:
+    """A domain ready for use. items has a RangeIndex; its row order is the embedding order."""
+    name: str
+    interactions: pd.DataFrame
+    items: pd.DataFrame
+    item_index: dict[str, int]
+    splits: Splits
+    reports: list[LoadReport] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts worth printing: users, items, interactions, density, example counts."""
+        n_users = int(self.interactions["user_id"].nunique())
+        n_items = len(self.items)
+        n_inter = len(self.interactions)
+        test = self.splits.test
+        return {
+            "domain": self.name,
+            "users": n_users,
+            "items": n_items,
+            "interactions": n_inter,
+            "density": n_inter / (n_users * n_items) if n_users and n_items else 0.0,
+            "train_rows": len(self.splits.train),
+            "valid_examples": len(self.splits.valid),
+            "test_examples": len(test),
+            "mean_test_history": float(test["history"].map(len).mean()) if len(test) else 0.0,
+        }
+
+
+def dedupe(interactions: pd.DataFrame, report: LoadReport | None = None) -> pd.DataFrame:
+    """Remove repeated (user, item) pairs, keeping the earliest by timestamp.
+
+    Kept rows stay in their original order. Ties on timestamp keep the earlier row.
+    """
+    report = _start(report, "dedupe", interactions)
+    interactions = interactions.reset_index(drop=True)
+    earliest_first = interactions.sort_values("timestamp", kind="stable")
+    repeated = earliest_first.duplicated(["user_id", "item_id"], keep="first")
+    out = interactions.loc[earliest_first.index[~repeated.to_numpy()].sort_values()]
+    return _finish(report, out.reset_index(drop=True), "repeated (user, item) pair")
+
+
+def drop_items_without_metadata(interactions: pd.DataFrame, items: pd.DataFrame,
+                                report: LoadReport | None = None) -> pd.DataFrame:
+    """Drop interactions whose item has no metadata row (they could not be embedded)."""
+    report = _start(report, "drop items without metadata", interactions)
+    out = interactions.loc[interactions["item_id"].isin(items["item_id"])]
+    missing_items = interactions.loc[~interactions["item_id"].isin(items["item_id"]), "item_id"]
+    report.drop("items without metadata", int(missing_items.nunique()))
+    out = _finish(report, out.reset_index(drop=True), "interaction with an item lacking metadata")
+    if len(interactions) and not len(out):
+        raise DataError(
+            f"drop_items_without_metadata left nothing: {len(interactions)} interactions on "
+            f"{interactions['item_id'].nunique()} items before, 0 after; none of the reviewed "
+            f"items appears among the {len(items)} metadata rows (do the files belong together?)")
+    return out
+
+
+def k_core(interactions: pd.DataFrame, k: int, report: LoadReport | None = None) -> pd.DataFrame:
+    """Keep the largest subset where every user and every item has >= k interactions.
+
+    Iterative: dropping a user can push an item below k and the reverse. k <= 1: no-op.
+    Raises DataError (naming the filter and the counts) when nothing would remain.
+    """
+    report = _start(report, f"k_core(k={k})", interactions)
+    out = interactions
+    if k > 1:
+        while True:
+            user_counts = out["user_id"].map(out["user_id"].value_counts())
+            item_counts = out["item_id"].map(out["item_id"].value_counts())
+            keep = (user_counts >= k) & (item_counts >= k)
+            if keep.all():
+                break
+            out = out.loc[keep]
+    out = out.reset_index(drop=True)
+    report.drop("users removed", interactions["user_id"].nunique() - out["user_id"].nunique())
+    report.drop("items removed", interactions["item_id"].nunique() - out["item_id"].nunique())
+    out = _finish(report, out, f"interaction outside the {k}-core")
+    if len(interactions) and not len(out):
+        raise DataError(
+            f"k_core(k={k}) left nothing: {len(interactions)} interactions, "
+            f"{interactions['user_id'].nunique()} users, {interactions['item_id'].nunique()} "
+            f"items before; 0 after. Lower data.k_core or use a larger dataset.")
+    return out
+
+
+def split_last_out(interactions: pd.DataFrame, max_history: int | None = 50,
+                   report: LoadReport | None = None) -> Splits:
+    """Per user (ordered by timestamp, ties by row order): last = test, second last = valid.
+
+    The rest are train rows. Each example's history is the items before its target, oldest
+    first, cut to the most recent max_history (None: all). Users with fewer than 3
+    interactions give no examples: all their rows go to train (counted in the report).
+    """
+    report = report if report is not None else LoadReport("split last_out")
+    ordered = _in_time_order(interactions)
+    users = ordered["user_id"].to_numpy()
+    items = ordered["item_id"].tolist()
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    ends = np.r_[starts[1:], len(users)]
+    train_rows, valid_rows, test_rows = [], [], []
+    valid_hist, test_hist = [], []
+    short_users = 0
+    for start, end in zip(starts, ends):
+        if end - start < 3:
+            short_users += 1
+            train_rows.extend(range(start, end))
+            continue
+        train_rows.extend(range(start, end - 2))
+        valid_rows.append(end - 2)
+        valid_hist.append(_truncate(items[start:end - 2], max_history))
+        test_rows.append(end - 1)
+        test_hist.append(_truncate(items[start:end - 1], max_history))
+    report.rows_in = len(interactions)
+    report.rows_out = len(train_rows) + len(valid_rows) + len(test_rows)
+    report.drop("users with < 3 interactions (train rows only, no examples)", short_users)
+    return Splits(train=ordered.iloc[train_rows].reset_index(drop=True),
+                  valid=_examples(ordered, valid_rows, valid_hist),
+                  test=_examples(ordered, test_rows, test_hist))
+
+
+def split_timestamp(interactions: pd.DataFrame, cuts: Sequence[int] = TIMESTAMP_CUTS,
+                    max_history: int | None = 50, report: LoadReport | None = None) -> Splits:
+    """Global cut points (ms): t < cuts[0] train, cuts[0] <= t < cuts[1] valid, t >= cuts[1] test.
+
+    Every valid/test event is an example; its history is all of that user's earlier events
+    (from any split), oldest first, cut to the most recent max_history (None: all).
+    """
+    cut1, cut2 = int(cuts[0]), int(cuts[1])
+    if cut1 > cut2:
+        raise ValueError(f"timestamp cuts must be increasing, got {list(cuts)}")
+    report = report if report is not None else LoadReport("split timestamp")
+    ordered = _in_time_order(interactions)
+    users = ordered["user_id"].to_numpy()
+    items = ordered["item_id"].tolist()
+    times = ordered["timestamp"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    user_start = np.repeat(starts, np.diff(np.r_[starts, len(users)]))
+    valid_rows = np.flatnonzero((times >= cut1) & (times < cut2))
+    test_rows = np.flatnonzero(times >= cut2)
+
+    def histories(rows: np.ndarray) -> list[list[str]]:
+        return [_truncate(items[user_start[r]:r], max_history) for r in rows]
+
+    train = ordered.loc[times < cut1].reset_index(drop=True)
+    report.rows_in = len(interactions)
+    report.rows_out = len(train) + len(valid_rows) + len(test_rows)
+    return Splits(train=train, valid=_examples(ordered, valid_rows, histories(valid_rows)),
+                  test=_examples(ordered, test_rows, histories(test_rows)))
+
+
+def render_item_text(items: pd.DataFrame, template: str | None = None,
+                     max_chars: int | None = 512) -> pd.Series:
+    """One text per item for the embedder: the template filled, HTML removed, length capped.
+
+    template None picks GOOGLE_ITEM_TEMPLATE when any item has an address (Google Local),
+    else AMAZON_ITEM_TEMPLATE. Tags are stripped, entities decoded, whitespace collapsed,
+    empty " | " slots removed, and the text cut to max_chars (None or 0: no cap).
+
+    >>> items = pd.DataFrame({"title": ["Tee <b>Shirt</b>"], "category": ["Fashion"],
+    ...     "description": ["Soft &amp; light"], "features": [["cotton", "blue"]],
+    ...     "categories": [[]], "store": [""], "price": [float("nan")], "address": [""]})
+    >>> render_item_text(items).tolist()
+    ['Tee Shirt | cotton, blue | Soft & light']
+    """
+    if template is None:
+        has_address = "address" in items and (items["address"].fillna("").astype(str) != "").any()
+        template = GOOGLE_ITEM_TEMPLATE if has_address else AMAZON_ITEM_TEMPLATE
+    texts = [_clean(template.format(**_fields(row)), max_chars)
+             for row in items.to_dict("records")]
+    return pd.Series(texts, index=items.index, dtype=str, name="text")
+
+
+def prepare(domain: Domain, data_cfg) -> Prepared:
+    """dedupe -> drop items without metadata -> k-core -> split -> item text.
+
+    Uses data_cfg.k_core, .split ("last_out" | "timestamp"), .timestamp_cuts,
+    .max_history, .item_text_template and .max_item_text_chars. The items kept are those
+    with at least one remaining interaction, in metadata order.
+    """
+    reports = list(domain.reports)
+
+    def step(name: str) -> LoadReport:
+        reports.append(LoadReport(name))
+        return reports[-1]
+
+    interactions = dedupe(domain.interactions, step("dedupe"))
+    interactions = drop_items_without_metadata(interactions, domain.items,
+                                               step("drop items without metadata"))
+    interactions = k_core(interactions, data_cfg.k_core, step(f"k_core(k={data_cfg.k_core})"))
+
+    item_report = step("items kept (with interactions left)")
+    items = domain.items.drop_duplicates("item_id", keep="first")
+    item_report.rows_in = len(items)
+    items = items.loc[items["item_id"].isin(interactions["item_id"])].reset_index(drop=True)
+    item_report.rows_out = len(items)
+    item_report.drop("items without interactions after filtering", item_report.rows_in - len(items))
+
+    if data_cfg.split == "last_out":
+        splits = split_last_out(interactions, data_cfg.max_history, step("split last_out"))
+    elif data_cfg.split == "timestamp":
+        splits = split_timestamp(interactions, data_cfg.timestamp_cuts, data_cfg.max_history,
+                                 step("split timestamp"))
+    else:
+        raise ValueError(f"data.split must be 'last_out' or 'timestamp', got {data_cfg.split!r}")
+
+    items = items.copy()
+    items["text"] = render_item_text(items, data_cfg.item_text_template,
+                                     data_cfg.max_item_text_chars)
+    item_index = {item_id: row for row, item_id in enumerate(items["item_id"])}
+    _check_examples(splits, item_index)
+    return Prepared(domain.name, interactions, items, item_index, splits, reports)
+
+
+def split_users(examples: pd.DataFrame, test_fraction: float,
+                seed: int = 0) -> tuple[list[str], list[str]]:
+    """Deterministic user-level split -> (train_user_ids, test_user_ids), each sorted.
+
+    round(test_fraction * n_users) users are held out, drawn with numpy's generator for
+    `seed`; the same users and seed always give the same split.
+
+    >>> ex = pd.DataFrame({"user_id": ["a", "b", "c", "d", "a"]})
+    >>> train, test = split_users(ex, 0.5, seed=0)
+    >>> len(train), len(test), sorted(train + test)
+    (2, 2, ['a', 'b', 'c', 'd'])
+    """
+    if not 0.0 <= test_fraction <= 1.0:
+        raise ValueError(f"test_fraction must be in [0, 1], got {test_fraction}")
+    users = np.array(sorted(examples["user_id"].astype(str).unique()), dtype=object)
+    order = np.random.default_rng(seed).permutation(len(users))
+    n_test = int(round(test_fraction * len(users)))
+    test = sorted(users[order[:n_test]].tolist())
+    train = sorted(users[order[n_test:]].tolist())
+    return train, test
+
+
+# ---- helpers ----
+
+def _start(report: LoadReport | None, name: str, frame: pd.DataFrame) -> LoadReport:
+    report = report if report is not None else LoadReport(name)
+    report.rows_in = len(frame)
+    return report
+
+
+def _finish(report: LoadReport, out: pd.DataFrame, reason: str) -> pd.DataFrame:
+    report.rows_out = len(out)
+    report.drop(reason, report.rows_in - len(out))
+    return out
+
+
+def _in_time_order(interactions: pd.DataFrame) -> pd.DataFrame:
+    """Rows grouped by user, oldest first; equal timestamps keep their original order."""
+    ordered = interactions.reset_index(drop=True)
+    ordered = ordered.assign(_row=np.arange(len(ordered)))
+    ordered = ordered.sort_values(["user_id", "timestamp", "_row"], kind="stable")
+    return ordered.drop(columns="_row").reset_index(drop=True)
+
+
+def _truncate(history: list[str], max_history: int | None) -> list[str]:
+    if max_history is None:
+        return list(history)
+    return list(history[-max_history:]) if max_history > 0 else []
+
+
+def _examples(ordered: pd.DataFrame, rows, histories: list[list[str]]) -> pd.DataFrame:
+    picked = ordered.iloc[np.asarray(rows, dtype=int)]
+    return pd.DataFrame({
+        "user_id": picked["user_id"].to_numpy(),
+        "item_id": picked["item_id"].to_numpy(),
+        "rating": picked["rating"].to_numpy(dtype="float64"),
+        "timestamp": picked["timestamp"].to_numpy(dtype="int64"),
+        "history": pd.Series(histories, dtype=object),
+    })[EXAMPLE_COLUMNS]
+
+
+def _fields(row: dict) -> dict[str, str]:
+    """One item row -> the template fields as strings."""
+    def text(key: str) -> str:
+        value = row.get(key)
+        if isinstance(value, (list, tuple, np.ndarray)):
+            return ", ".join(str(v) for v in value)
+        return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+    price = row.get("price")
+    return {"title": text("title"), "category": text("category"),
+            "description": text("description"), "features": text("features"),
+            "categories": text("categories"), "store": text("store"),
+            "price": "" if price is None or pd.isna(price) else f"{float(price):.2f}",
+            "address": text("address")}
+
+
+def _clean(text: str, max_chars: int | None) -> str:
+    text = html.unescape(_TAG_RE.sub(" ", text))
+    text = _SPACE_RE.sub(" ", text)
+    text = _EMPTY_SLOT_RE.sub("|", text).strip(" |")
+    if max_chars:
+        text = text[:max_chars].rstrip(" |")
+    return text
+
+
+def _check_examples(splits: Splits, item_index: dict[str, int]) -> None:
+    """Every target and history item must have a row in items (guaranteed by prepare)."""
+    for name, frame in (("valid", splits.valid), ("test", splits.test)):
+        missing = set(frame["item_id"]) - item_index.keys()
+        missing |= {i for h in frame["history"] for i in h} - item_index.keys()
+        if missing:
+            raise DataError(f"{name} examples name {len(missing)} item(s) with no item row, "
+                            f"e.g. {sorted(missing)[:3]}")
+
