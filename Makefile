@@ -24,7 +24,6 @@ install: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
 	# torch first and alone: the pinned CPU wheel (an unpinned torch pulls a multi-GB CUDA build)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -r requirements.txt
