@@ -56,10 +56,13 @@ def download_file(url: str, dest: str | Path, expected_size: int | None = None,
             _stream(response, part, offset, total, chunk, progress, url)
 
     size = part.stat().st_size
+    if total is not None and size < total:
+        raise DownloadError(f"{url}: transfer ended early at {size} of {total} bytes; "
+                            f"rerun to resume from {part}")
     for what, wanted in (("Content-Length", total), ("expected_size", expected_size)):
         if wanted is not None and size != wanted:
             raise DownloadError(f"{url}: got {size} bytes but {what} says {wanted}; "
-                                f"the partial file is kept at {part} (delete it to start over)")
+                                f"the file is kept at {part} (delete it to start over)")
     os.replace(part, dest)
     return dest
 
