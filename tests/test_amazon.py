@@ -187,3 +187,13 @@ def test_empty_file_gives_typed_empty_frames(tmp_path):
     items = amazon.read_metadata(tmp_path / "e.jsonl")
     assert list(items.columns) == ITEM_COLUMNS and len(items) == 0
     assert isinstance(items, pd.DataFrame)
+
+
+def test_metadata_missing_item_id(tmp_path):
+    rows = [META[0], {"title": "no id"}]
+    path = write_jsonl(tmp_path / "meta_X.jsonl", rows)
+    with pytest.raises(DataError, match=r"meta_X\.jsonl, line 2: missing required field 'parent_asin'"):
+        amazon.read_metadata(path)
+    report = LoadReport("m")
+    assert amazon.read_metadata(path, lenient=True, report=report)["item_id"].tolist() == ["P1"]
+    assert report.dropped == {"missing parent_asin": 1}

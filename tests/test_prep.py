@@ -226,3 +226,38 @@ def test_load_domain_amazon_and_google_layouts(tmp_path):
 
     with pytest.raises(ConfigError, match="data.source"):
         load_domain(DataConfig(source="yelp"))
+
+
+def test_load_domain_demo_reads_generated_files_through_real_readers(tmp_path, monkeypatch):
+    """The demo source asks the generator for its files, then reads them like real ones."""
+    import sys
+    import types
+
+    import bluekit.data
+
+    calls = []
+
+    def ensure_demo_data(out_dir, n_users, n_items, seed):
+        calls.append((str(out_dir), n_users, n_items, seed))
+        root = tmp_path / "amazon_2023" / "raw"
+        write_gz(root / "review_categories" / "Books.jsonl.gz",
+                 [{"user_id": "U1", "parent_asin": "P1", "rating": 5, "timestamp": 1}])
+        write_gz(root / "meta_categories" / "meta_Books.jsonl.gz", [{"parent_asin": "P1"}])
+        write_gz(tmp_path / "google_local" / "review-Demo_State.json.gz",
+                 [{"user_id": "1", "gmap_id": "g", "rating": 3, "time": 2}])
+        write_gz(tmp_path / "google_local" / "meta-Demo_State.json.gz", [{"gmap_id": "g"}])
+
+    fake = types.SimpleNamespace(ensure_demo_data=ensure_demo_data,
+                                 DEMO_AMAZON_CATEGORIES=("Books",), DEMO_GOOGLE_STATE="Demo_State")
+    monkeypatch.setitem(sys.modules, "bluekit.data.synth", fake)
+    monkeypatch.setattr(bluekit.data, "synth", fake, raising=False)
+
+    cfg = DataConfig(source="demo", domain="Books", demo_dir=str(tmp_path), demo_users=7,
+                     demo_items=9, seed=3)
+    books = load_domain(cfg)
+    assert calls == [(str(tmp_path), 7, 9, 3)]
+    assert books.items["item_id"].tolist() == ["P1"] and books.reports[0].rows_out == 1
+    state = load_domain(DataConfig(source="demo", domain="Demo_State", demo_dir=str(tmp_path)))
+    assert state.interactions["user_id"].tolist() == ["1"]
+    with pytest.raises(ConfigError, match="not a demo domain"):
+        load_domain(DataConfig(source="demo", domain="Garden", demo_dir=str(tmp_path)))

@@ -322,7 +322,7 @@ def _fields(row: dict) -> dict[str, str]:
         value = row.get(key)
         if isinstance(value, (list, tuple, np.ndarray)):
             return ", ".join(str(v) for v in value)
-        return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+        return "" if value is None or pd.isna(value) else str(value)
 
     price = row.get("price")
     return {"title": text("title"), "category": text("category"),
