@@ -197,3 +197,11 @@ def test_metadata_missing_item_id(tmp_path):
     report = LoadReport("m")
     assert amazon.read_metadata(path, lenient=True, report=report)["item_id"].tolist() == ["P1"]
     assert report.dropped == {"missing parent_asin": 1}
+
+
+def test_truncated_gz_is_named(tmp_path):
+    full = write_jsonl(tmp_path / "full.jsonl.gz", REVIEWS * 50).read_bytes()
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(full[: len(full) // 2])
+    with pytest.raises(DataError, match=r"cut\.jsonl\.gz, after line \d+: .*truncated or corrupt"):
+        amazon.read_reviews(cut)

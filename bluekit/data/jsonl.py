@@ -37,14 +37,6 @@ class FieldError(Exception):
         self.reason = reason  # short key counted in LoadReport.dropped
 
 
-def open_text(path: str | Path) -> io.TextIOBase:
-    """Open a text file, decompressing when the name ends in .gz."""
-    path = Path(path)
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")
-
-
 def iter_json_objects(path: str | Path, report: LoadReport, lenient: bool = False,
                       show_progress: bool | None = None) -> Iterator[tuple[int, dict]]:
     """Yield (line_number, object) for every non-blank line; counts rows_in on `report`."""
@@ -57,7 +49,7 @@ def iter_json_objects(path: str | Path, report: LoadReport, lenient: bool = Fals
                                        disable=not show_progress) as bar:
         binary = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
         text = io.TextIOWrapper(binary, encoding="utf-8")
-        for line_no, line in enumerate(text, start=1):
+        for line_no, line in _lines(text, path):
             if show_progress and line_no % 20000 == 0:
                 bar.update(raw.tell() - bar.n)
             if not line.strip():
@@ -79,6 +71,17 @@ def iter_json_objects(path: str | Path, report: LoadReport, lenient: bool = Fals
                                 "pass lenient=True to skip and count such lines")
             yield line_no, obj
         bar.update(size - bar.n)
+
+
+def _lines(text: io.TextIOBase, path: Path) -> Iterator[tuple[int, str]]:
+    """Numbered lines; a cut-off .gz or bad encoding becomes a DataError naming the file."""
+    line_no = 0
+    try:
+        for line_no, line in enumerate(text, start=1):
+            yield line_no, line
+    except (EOFError, gzip.BadGzipFile, UnicodeDecodeError) as e:
+        raise DataError(f"{path}, after line {line_no}: cannot read on ({type(e).__name__}: {e}); "
+                        "the file may be truncated or corrupt: download it again") from e
 
 
 def read_json_lines(path: str | Path, columns: Sequence[str], parse_row: Callable[[dict], tuple],
