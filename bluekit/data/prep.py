@@ -87,9 +87,9 @@ def drop_items_without_metadata(interactions: pd.DataFrame, items: pd.DataFrame,
                                 report: LoadReport | None = None) -> pd.DataFrame:
     """Drop interactions whose item has no metadata row (they could not be embedded)."""
     report = _start(report, "drop items without metadata", interactions)
-    out = interactions.loc[interactions["item_id"].isin(items["item_id"])]
-    missing_items = interactions.loc[~interactions["item_id"].isin(items["item_id"]), "item_id"]
-    report.drop("items without metadata", int(missing_items.nunique()))
+    has_metadata = interactions["item_id"].isin(items["item_id"])
+    out = interactions.loc[has_metadata]
+    report.drop("items without metadata", int(interactions.loc[~has_metadata, "item_id"].nunique()))
     out = _finish(report, out.reset_index(drop=True), "interaction with an item lacking metadata")
     if len(interactions) and not len(out):
         raise DataError(
