@@ -86,12 +86,15 @@ def build_tiny_tokenizer(vocab_size: int = 512):
     return tokenizer
 
 
-def build_tiny_model(seed: int = 0, vocab_size: int = 512):
+def build_tiny_model(seed: int = 0, vocab_size: int = 512, initializer_range: float = 0.2):
     """A tiny random Qwen2ForCausalLM (~100k parameters) and its in-memory tokenizer, for tests.
 
     Hidden size 64, 2 layers, 4 heads (2 key/value heads), tied embeddings. Builds in well under
     a second, the same weights for the same seed, and leaves the global torch RNG untouched.
     Works with model.generate and TRL's GRPOTrainer (conversational prompts).
+    The weights are drawn wider than the usual 0.02: with tied embeddings a 0.02 model just
+    repeats its last input token ("\\n" after the generation prompt), so every greedy profile
+    would be empty; at 0.2 greedy outputs differ per prompt and sampling stays near-uniform.
 
     >>> model, tok = build_tiny_model(seed=0)
     >>> tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
@@ -106,7 +109,8 @@ def build_tiny_model(seed: int = 0, vocab_size: int = 512):
     config = Qwen2Config(
         vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-        tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True, initializer_range=initializer_range,
+        pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id, bos_token_id=None, use_cache=True)
     with torch.random.fork_rng(devices=[]):  # don't disturb the caller's RNG stream
         torch.manual_seed(seed)
