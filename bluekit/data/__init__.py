@@ -46,7 +46,8 @@ def _load_demo(data_cfg) -> Domain:
 
     synth.ensure_demo_data(data_cfg.demo_dir, data_cfg.demo_users, data_cfg.demo_items,
                            data_cfg.seed)
-    demo_dir, domain = Path(data_cfg.demo_dir), data_cfg.domain
+    demo_dir = Path(data_cfg.demo_dir)
+    domain = amazon.CATEGORY_ALIASES.get(data_cfg.domain, data_cfg.domain)  # "Clothing" works too
     if domain in synth.DEMO_AMAZON_CATEGORIES:
         return amazon.load_category(demo_dir / "amazon_2023" / "raw", domain, data_cfg.lenient)
     if domain == synth.DEMO_GOOGLE_STATE:
