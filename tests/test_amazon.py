@@ -205,3 +205,9 @@ def test_truncated_gz_is_named(tmp_path):
     cut.write_bytes(full[: len(full) // 2])
     with pytest.raises(DataError, match=r"cut\.jsonl\.gz, after line \d+: .*truncated or corrupt"):
         amazon.read_reviews(cut)
+
+
+def test_max_text_chars_cuts_while_reading(tmp_path):
+    df = amazon.read_reviews(write_jsonl(tmp_path / "r.jsonl", REVIEWS), max_text_chars=3)
+    assert df["review_text"].tolist() == ["Lov", "", "ok"]
+    assert df["review_title"].tolist() == ["Gre", "Meh", ""]

@@ -15,6 +15,7 @@ mainCategory, ...); both spellings are read. Only the columns the kit uses are k
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -60,15 +61,19 @@ _PRICE_RE = re.compile(r"^\s*(?:US\$|USD|\$)?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*$")
 
 
 def read_reviews(path: str | Path, lenient: bool = False, report: LoadReport | None = None,
-                 show_progress: bool | None = None) -> pd.DataFrame:
+                 show_progress: bool | None = None,
+                 max_text_chars: int | None = None) -> pd.DataFrame:
     """Reviews file -> interactions (schema.INTERACTION_COLUMNS), one row per line.
 
     item_id is parent_asin (asin only when a line has no parent_asin); a null title or
     text becomes "". A missing user_id, item, rating or timestamp raises DataError naming
     the field, file and line (lenient=True: the line is skipped and counted).
+    max_text_chars cuts review titles and texts while reading (saves memory on the large
+    categories; prompts only show the first ~80 characters anyway).
     """
     report = report if report is not None else LoadReport(f"amazon reviews {Path(path).name}")
-    columns = jsonl.read_json_lines(path, INTERACTION_COLUMNS, _parse_review, report, lenient,
+    parse = functools.partial(_parse_review, max_text_chars=max_text_chars)
+    columns = jsonl.read_json_lines(path, INTERACTION_COLUMNS, parse, report, lenient,
                                     show_progress)
     return jsonl.interactions_frame(columns)
 
@@ -127,7 +132,8 @@ def category_files(root: str | Path, category: str) -> tuple[list[Path], list[Pa
 
 
 def load_category(root: str | Path, category: str, lenient: bool = False,
-                  show_progress: bool | None = None) -> Domain:
+                  show_progress: bool | None = None,
+                  max_text_chars: int | None = None) -> Domain:
     """Read one category under `root` (the folder holding review_categories/ and meta_categories/).
 
     A short paper name ("Clothing", "Sports") falls back to the dataset's file name
@@ -143,7 +149,8 @@ def load_category(root: str | Path, category: str, lenient: bool = False,
     meta_path = jsonl.find_file(meta, f"Amazon metadata for {category!r}", hint)
     review_report = LoadReport(f"amazon reviews {review_path.name}")
     meta_report = LoadReport(f"amazon metadata {meta_path.name}")
-    interactions = read_reviews(review_path, lenient, review_report, show_progress)
+    interactions = read_reviews(review_path, lenient, review_report, show_progress,
+                                max_text_chars)
     items = read_metadata(meta_path, lenient, meta_report, show_progress)
     return Domain(category, interactions, items, [review_report, meta_report])
 
@@ -185,7 +192,7 @@ def parse_details(value) -> tuple[dict, str | None]:
     return {}, "details unparseable (ignored, row kept)"
 
 
-def _parse_review(obj: dict) -> tuple:
+def _parse_review(obj: dict, max_text_chars: int | None = None) -> tuple:
     keys = REVIEW_KEYS
     user_id = jsonl.require(obj, keys["user_id"])
     item_id = jsonl.get(obj, keys["parent_asin"]) or jsonl.get(obj, keys["asin"])
@@ -195,8 +202,8 @@ def _parse_review(obj: dict) -> tuple:
     rating = jsonl.to_float(jsonl.require(obj, keys["rating"]), "rating")
     timestamp = jsonl.to_int(jsonl.require(obj, keys["timestamp"]), "timestamp")
     return (str(user_id), str(item_id), rating, timestamp,
-            jsonl.to_text(jsonl.get(obj, keys["title"])),
-            jsonl.to_text(jsonl.get(obj, keys["text"])))
+            jsonl.to_text(jsonl.get(obj, keys["title"]), max_text_chars),
+            jsonl.to_text(jsonl.get(obj, keys["text"]), max_text_chars))
 
 
 def _parse_meta(obj: dict) -> tuple[tuple, str | None, str | None]:

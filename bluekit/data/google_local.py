@@ -13,6 +13,7 @@ store stays "" (the schema has no tier column).
 """
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -38,14 +39,17 @@ META_KEYS = {
 
 
 def read_reviews(path: str | Path, lenient: bool = False, report: LoadReport | None = None,
-                 show_progress: bool | None = None) -> pd.DataFrame:
+                 show_progress: bool | None = None,
+                 max_text_chars: int | None = None) -> pd.DataFrame:
     """Reviews file -> interactions (schema.INTERACTION_COLUMNS); review_title is always "".
 
     A missing user_id, gmap_id, rating or time raises DataError naming the field, file
-    and line (lenient=True: skipped and counted).
+    and line (lenient=True: skipped and counted). max_text_chars cuts review texts while
+    reading (saves memory on large states).
     """
     report = report if report is not None else LoadReport(f"google_local reviews {Path(path).name}")
-    columns = jsonl.read_json_lines(path, INTERACTION_COLUMNS, _parse_review, report, lenient,
+    parse = functools.partial(_parse_review, max_text_chars=max_text_chars)
+    columns = jsonl.read_json_lines(path, INTERACTION_COLUMNS, parse, report, lenient,
                                     show_progress)
     return jsonl.interactions_frame(columns)
 
@@ -67,7 +71,8 @@ def state_files(root: str | Path, state: str) -> tuple[list[Path], list[Path]]:
 
 
 def load_state(root: str | Path, state: str, lenient: bool = False,
-               show_progress: bool | None = None) -> Domain:
+               show_progress: bool | None = None,
+               max_text_chars: int | None = None) -> Domain:
     """Read one state (e.g. "New_York") from the folder holding review-/meta- files."""
     reviews, meta = state_files(root, state)
     hint = f"Download it with: python -m bluekit download google_local {state}"
@@ -75,12 +80,13 @@ def load_state(root: str | Path, state: str, lenient: bool = False,
     meta_path = jsonl.find_file(meta, f"Google Local metadata for {state!r}", hint)
     review_report = LoadReport(f"google_local reviews {review_path.name}")
     meta_report = LoadReport(f"google_local metadata {meta_path.name}")
-    interactions = read_reviews(review_path, lenient, review_report, show_progress)
+    interactions = read_reviews(review_path, lenient, review_report, show_progress,
+                                max_text_chars)
     items = read_metadata(meta_path, lenient, meta_report, show_progress)
     return Domain(state, interactions, items, [review_report, meta_report])
 
 
-def _parse_review(obj: dict) -> tuple:
+def _parse_review(obj: dict, max_text_chars: int | None = None) -> tuple:
     keys = REVIEW_KEYS
     user_id = jsonl.require(obj, keys["user_id"])
     if isinstance(user_id, float):  # a float id has lost digits already: refuse it
@@ -89,7 +95,7 @@ def _parse_review(obj: dict) -> tuple:
     rating = jsonl.to_float(jsonl.require(obj, keys["rating"]), "rating")
     timestamp = jsonl.to_int(jsonl.require(obj, keys["time"]), "time")
     return (str(user_id), str(item_id), rating, timestamp, "",
-            jsonl.to_text(jsonl.get(obj, keys["text"])))
+            jsonl.to_text(jsonl.get(obj, keys["text"]), max_text_chars))
 
 
 def _parse_meta(obj: dict) -> tuple:

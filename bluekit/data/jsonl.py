@@ -188,13 +188,13 @@ def to_int(value: Any, name: str) -> int:
     raise FieldError(f"bad {name}", f"field {name!r} is not an integer: {value!r}")
 
 
-def to_text(value: Any) -> str:
-    """None -> "", a list of strings -> joined with spaces, anything else -> str."""
+def to_text(value: Any, max_chars: int | None = None) -> str:
+    """None -> "", a list of strings -> joined with spaces, anything else -> str; cut to max_chars."""
     if value is None:
         return ""
-    if isinstance(value, list):
-        return " ".join(to_text(v) for v in value if v is not None).strip()
-    return str(value)
+    text = (" ".join(to_text(v) for v in value if v is not None).strip()
+            if isinstance(value, list) else str(value))
+    return text[:max_chars] if max_chars else text
 
 
 def to_str_list(value: Any) -> list[str]:
