@@ -1,0 +1,289 @@
+"""Embedding-space rewards: does the profile, once embedded, land near the user's next item?
+
+All similarities are cosines between the profile vector (``ctx.embedder.encode_queries``, one
+batch per call) and item vectors read from ``ctx.item_vecs`` (items are never re-encoded).
+Every reward here needs the dataset column ``positive`` (the next item's id).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from .core import Batch, Reward, RewardContext, RewardError
+from .registry import register
+
+NEGATIVE_KINDS = ("sampled", "hard", "in_batch")
+
+
+def _log_softmax_first(logits: np.ndarray) -> float:
+    """log(exp(l0) / sum(exp(l))) computed stably."""
+    top = float(np.max(logits))
+    return float(logits[0] - top - math.log(float(np.sum(np.exp(logits - top)))))
+
+
+class _EmbeddingReward(Reward):
+    """Shared: check the ``positive`` column, encode the profiles once, find positive rows."""
+    needs_positive = True
+
+    def check_columns(self, batch: Batch) -> None:
+        if self.needs_positive:
+            self.ctx.item_rows(batch.column("positive", self.__name__))
+
+    def encode(self, batch: Batch) -> np.ndarray:
+        vecs = np.asarray(self.ctx.embedder.encode_queries(batch.texts), dtype=np.float32)
+        if vecs.shape != (len(batch), self.ctx.item_vecs.shape[1]):
+            raise RewardError(f"embedder returned shape {vecs.shape} for {len(batch)} texts; item "
+                              f"vectors have dim {self.ctx.item_vecs.shape[1]}")
+        return np.nan_to_num(vecs)
+
+    def score(self, batch: Batch) -> Sequence[float]:
+        return self.values(batch, self.encode(batch))
+
+    def values(self, batch: Batch, profile_vecs: np.ndarray) -> Sequence[float]:
+        raise NotImplementedError  # pragma: no cover
+
+
+def _sampled_rows(rng: np.random.Generator, num_items: int, exclude: int, k: int) -> np.ndarray:
+    """k distinct catalogue rows, uniform, never ``exclude`` (the positive)."""
+    k = min(k, num_items - 1)
+    picks = rng.choice(num_items - 1, size=k, replace=False)
+    return picks + (picks >= exclude)  # skip over the excluded row
+
+
+class InfoNCE(_EmbeddingReward):
+    """Profile -> items log-softmax of the positive; see :func:`infonce`."""
+
+    def __init__(self, ctx: RewardContext, tau: float = 0.05, num_negatives: int = 32,
+                 negatives: str | Sequence[str] = "sampled", scale_by_tau: bool = False,
+                 name: str = "infonce"):
+        super().__init__(ctx, name)
+        kinds = [negatives] if isinstance(negatives, str) else list(negatives)
+        unknown = [k for k in kinds if k not in NEGATIVE_KINDS]
+        if unknown or not kinds:
+            raise RewardError(f"{name}: unknown negatives {unknown or kinds}; choose from "
+                              f"{list(NEGATIVE_KINDS)} or a list of them")
+        if tau <= 0 or num_negatives < 0:
+            raise RewardError(f"{name}: need tau > 0 and num_negatives >= 0 (got {tau}, {num_negatives})")
+        self.tau, self.num_negatives, self.kinds = float(tau), int(num_negatives), kinds
+        self.scale_by_tau = scale_by_tau
+        # Worst case: the positive at cosine -1, every negative at +1.
+        floor = -2.0 / self.tau - math.log(1 + max(1, self.num_negatives * len(kinds)))
+        self.floor = floor * self.tau if scale_by_tau else floor
+
+    def negative_rows(self, batch: Batch) -> list[np.ndarray]:
+        """Negative item rows per batch row; the G generations of a user share one set."""
+        positives = self.ctx.item_rows(batch.columns["positive"])
+        keys = batch.group_keys()
+        cache: dict[tuple[str, int], np.ndarray] = {}
+        out = []
+        for key, pos in zip(keys, positives):
+            if (key, pos) not in cache:
+                parts = []
+                for kind in self.kinds:
+                    if kind == "sampled":
+                        rng = batch.rng(self.ctx.seed, f"{key}\t{pos}")
+                        parts.append(_sampled_rows(rng, self.ctx.num_items, pos, self.num_negatives))
+                    elif kind == "hard":
+                        parts.append(self.ctx.nearest_items(pos, self.num_negatives))
+                    else:  # in_batch: other users' positives (never this user's own rows)
+                        parts.append(positives[[k != key for k in keys]])
+                rows = np.concatenate(parts).astype(np.int64) if parts else np.array([], np.int64)
+                rows = rows[rows != pos]
+                _, first = np.unique(rows, return_index=True)  # drop duplicates, keep order
+                cache[(key, pos)] = rows[np.sort(first)]
+            out.append(cache[(key, pos)])
+        return out
+
+    def values(self, batch: Batch, profile_vecs: np.ndarray) -> list[float]:
+        positives = self.ctx.item_rows(batch.columns["positive"])
+        rewards = []
+        for vec, pos, negs in zip(profile_vecs, positives, self.negative_rows(batch)):
+            logits = self.ctx.item_vecs[np.concatenate([[pos], negs])] @ vec / self.tau
+            # No negatives (e.g. in_batch with one user): fall back to s_pos / tau.
+            r = _log_softmax_first(logits) if len(negs) else float(logits[0])
+            rewards.append(r * self.tau if self.scale_by_tau else r)
+        return rewards
+
+
+@register("infonce")
+def infonce(ctx: RewardContext, tau: float = 0.05, num_negatives: int = 32,
+            negatives: str | Sequence[str] = "sampled", scale_by_tau: bool = False) -> InfoNCE:
+    """Profile -> items InfoNCE: the log-softmax of the positive item among negatives.
+
+    r = s_pos/tau - logsumexp([s_pos, s_neg_1..k] / tau), s = cosine(profile, item). r <= 0, and
+    0 means the positive wins by a wide margin. ``scale_by_tau=True`` reports tau * r instead
+    (the form s_pos - tau * logsumexp(...)); GRPO's group normalisation makes the two train alike.
+
+    negatives: "sampled" (``num_negatives`` uniform catalogue items, never the positive; seeded
+    by ctx.seed, the training step and the user, so a user's G generations share them), "hard"
+    (the ``num_negatives`` items nearest to the positive), "in_batch" (the other users'
+    positives in this call; rows of the same user are never negatives), or a list of these
+    (union). A row left without negatives (in_batch alone, one user) scores s_pos / tau.
+
+    >>> from bluekit.rewards import toy_context
+    >>> reward = infonce(toy_context(), tau=0.1, num_negatives=3)
+    >>> good, bad = reward(completions=[
+    ...     [{"role": "assistant", "content": "Loves waterproof hiking boots and trail walking."}],
+    ...     [{"role": "assistant", "content": "Likes things."}]],
+    ...     positive=["boots", "boots"], user_id=["u1", "u1"])
+    >>> good > bad, round(bad, 6) == round(-math.log(4), 6)  # "Likes things." ties with 3 negatives
+    (True, True)
+    """
+    return InfoNCE(ctx, tau, num_negatives, negatives, scale_by_tau)
+
+
+class ItemsToProfile(_EmbeddingReward):
+    """Items -> profile log-softmax; see :func:`items_to_profile`."""
+
+    def __init__(self, ctx: RewardContext, tau: float = 0.05, name: str = "items_to_profile"):
+        super().__init__(ctx, name)
+        if tau <= 0:
+            raise RewardError(f"{name}: need tau > 0 (got {tau})")
+        self.tau = float(tau)
+        self.floor = -2.0 / self.tau - math.log(65)
+
+    def values(self, batch: Batch, profile_vecs: np.ndarray) -> list[float]:
+        positives = self.ctx.item_rows(batch.columns["positive"])
+        keys = np.array(batch.group_keys(), dtype=object)
+        # sims[j, k] = cos(positive item of row j, profile k)
+        logits = self.ctx.item_vecs[positives] @ profile_vecs.T / self.tau
+        rewards = []
+        for j in range(len(batch)):
+            others = logits[j, keys != keys[j]]  # other users' profiles only
+            own = logits[j, j]
+            rewards.append(_log_softmax_first(np.concatenate([[own], others]))
+                           if len(others) else float(own))
+        return rewards
+
+
+@register("items_to_profile")
+def items_to_profile(ctx: RewardContext, tau: float = 0.05) -> ItemsToProfile:
+    """Items -> profile InfoNCE: the positive item should pick its own user's profile.
+
+    For completion j of user u with next item pos_u:
+    r_j = log( e^{s(pos_u, p_j)/tau} / (e^{s(pos_u, p_j)/tau} + sum_k e^{s(pos_u, p_k)/tau}) ),
+    k running over the completions of the OTHER users in the call (u's other G-1 generations
+    are left out: they are rivals within the GRPO group, not negatives). Users are told apart
+    by ``user_id`` (else the prompt, else the positive). With a single user in the call there is
+    no denominator, and r_j = s(pos_u, p_j) / tau.
+
+    >>> from bluekit.rewards import toy_context
+    >>> reward = items_to_profile(toy_context(), tau=0.1)
+    >>> r = reward(completions=["Buys hiking boots.", "Likes things.", "Owns a kitchen knife set."],
+    ...            positive=["boots", "boots", "knife"], user_id=["u1", "u1", "u2"])
+    >>> r[0] > r[1], r[2] > -0.01
+    (True, True)
+    """
+    return ItemsToProfile(ctx, tau)
+
+
+class BidirectionalInfoNCE(_EmbeddingReward):
+    """alpha * infonce + (1 - alpha) * items_to_profile on one shared encoding."""
+
+    def __init__(self, ctx: RewardContext, alpha: float = 0.5, tau: float = 0.05,
+                 num_negatives: int = 32, negatives: str | Sequence[str] = "sampled",
+                 name: str = "bidirectional_infonce"):
+        super().__init__(ctx, name)
+        if not 0.0 <= alpha <= 1.0:
+            raise RewardError(f"{name}: alpha must lie in [0, 1], got {alpha}")
+        self.alpha = float(alpha)
+        self.forward = InfoNCE(ctx, tau, num_negatives, negatives)
+        self.backward = ItemsToProfile(ctx, tau)
+        self.floor = self.alpha * self.forward.floor + (1 - self.alpha) * self.backward.floor
+
+    def values(self, batch: Batch, profile_vecs: np.ndarray) -> list[float]:
+        fwd = self.forward.values(batch, profile_vecs)
+        bwd = self.backward.values(batch, profile_vecs)
+        return [self.alpha * f + (1 - self.alpha) * b for f, b in zip(fwd, bwd)]
+
+
+@register("bidirectional_infonce")
+def bidirectional_infonce(ctx: RewardContext, alpha: float = 0.5, tau: float = 0.05,
+                          num_negatives: int = 32,
+                          negatives: str | Sequence[str] = "sampled") -> BidirectionalInfoNCE:
+    """BLUE's embedding reward: alpha * infonce + (1 - alpha) * items_to_profile.
+
+    Both directions share tau and one encoding of the profiles; ``negatives`` and
+    ``num_negatives`` are those of :func:`infonce`.
+
+    >>> from bluekit.rewards import toy_context
+    >>> reward = bidirectional_infonce(toy_context(), alpha=0.5, tau=0.1, num_negatives=3)
+    >>> good, bad, other = reward(completions=["Buys hiking boots.", "Likes things.", "Owns a knife."],
+    ...                           positive=["boots", "boots", "knife"], user_id=["u1", "u1", "u2"])
+    >>> good > bad
+    True
+    """
+    return BidirectionalInfoNCE(ctx, alpha, tau, num_negatives, negatives)
+
+
+class Cosine(_EmbeddingReward):
+    floor = -1.0
+
+    def values(self, batch: Batch, profile_vecs: np.ndarray) -> list[float]:
+        positives = self.ctx.item_rows(batch.columns["positive"])
+        return np.einsum("ij,ij->i", profile_vecs, self.ctx.item_vecs[positives]).tolist()
+
+
+@register("cosine")
+def cosine(ctx: RewardContext) -> Cosine:
+    """The cosine similarity between the profile and the positive item, in [-1, 1].
+
+    >>> from bluekit.rewards import toy_context
+    >>> values = cosine(toy_context())(completions=["hiking boots", "espresso"],
+    ...                                positive=["boots", "boots"])
+    >>> [round(v, 3) for v in values]  # 2 shared words of 2 and 6: 2 / sqrt(2 * 6)
+    [0.577, 0.0]
+    """
+    return Cosine(ctx, "cosine")
+
+
+class RankReward(_EmbeddingReward):
+    """Reciprocal rank / NDCG of the positive; see :func:`rank_reward`."""
+    floor = 0.0
+
+    def __init__(self, ctx: RewardContext, metric: str = "mrr", candidates: str = "all",
+                 num_candidates: int = 100, name: str = "rank_reward"):
+        super().__init__(ctx, name)
+        if metric not in ("mrr", "ndcg") or candidates not in ("all", "sampled"):
+            raise RewardError(f"{name}: metric must be 'mrr' or 'ndcg' and candidates 'all' or "
+                              f"'sampled' (got {metric!r}, {candidates!r})")
+        self.metric, self.candidates, self.num_candidates = metric, candidates, int(num_candidates)
+
+    def ranks(self, batch: Batch, profile_vecs: np.ndarray) -> np.ndarray:
+        """1-based rank of the positive; ties count against it (as in bluekit.evaluate)."""
+        positives = self.ctx.item_rows(batch.columns["positive"])
+        ranks = np.empty(len(batch))
+        if self.candidates == "all":
+            sims = profile_vecs @ self.ctx.item_vecs.T
+            target = sims[np.arange(len(batch)), positives]
+            return (sims >= target[:, None]).sum(axis=1).astype(float)
+        for i, (key, pos) in enumerate(zip(batch.group_keys(), positives)):
+            rng = batch.rng(self.ctx.seed, f"{key}\t{pos}")
+            negs = _sampled_rows(rng, self.ctx.num_items, pos, self.num_candidates - 1)
+            sims = self.ctx.item_vecs[np.concatenate([[pos], negs])] @ profile_vecs[i]
+            ranks[i] = float((sims >= sims[0]).sum())
+        return ranks
+
+    def values(self, batch: Batch, profile_vecs: np.ndarray) -> list[float]:
+        ranks = self.ranks(batch, profile_vecs)
+        scores = 1.0 / ranks if self.metric == "mrr" else 1.0 / np.log2(ranks + 1.0)
+        return scores.tolist()
+
+
+@register("rank_reward")
+def rank_reward(ctx: RewardContext, metric: str = "mrr", candidates: str = "all",
+                num_candidates: int = 100) -> RankReward:
+    """Reciprocal rank ("mrr": 1/rank) or NDCG ("ndcg": 1/log2(rank+1)) of the positive item.
+
+    Candidates are the whole catalogue (``candidates="all"``, the evaluation protocol) or the
+    positive plus ``num_candidates - 1`` sampled items (seeded per step and user). Items tied
+    with the positive rank ahead of it. Values lie in (0, 1].
+
+    >>> from bluekit.rewards import toy_context
+    >>> reward = rank_reward(toy_context(), metric="mrr")
+    >>> reward(completions=["waterproof hiking boots", "hiking socks"], positive=["boots", "boots"])
+    [1.0, 0.5]
+    """
+    return RankReward(ctx, metric, candidates, num_candidates)

@@ -1,0 +1,125 @@
+"""Length/format reward: a penalty in [-1, 0] for profiles that are empty, cut off, too short or
+too long, repetitive, or copied from the history in the prompt (0 = a clean profile).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from .core import Batch, Reward, RewardContext, prompt_text, words
+from .registry import register
+
+TERMINAL = tuple('.!?…"\')]*')
+EMPTY_PENALTY = -1.0
+MAX_OTHER_PENALTY = 0.9  # every non-empty profile scores above an empty one
+
+
+def _ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def repeated_share(tokens: Sequence[str], n: int = 3) -> float:
+    """Share of word n-grams that repeat an earlier one (0 = none repeat).
+
+    >>> repeated_share("a b c a b c a b c".split(), 3)
+    0.5714285714285714
+    """
+    grams = _ngrams(tokens, n)
+    return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+def copied_share(tokens: Sequence[str], source: Sequence[str], n: int = 5) -> float:
+    """Share of the text's word n-grams that also occur in the source (0 = nothing copied)."""
+    grams = _ngrams(tokens, n)
+    if not grams:
+        return 0.0
+    source_grams = set(_ngrams(source, n))
+    return sum(g in source_grams for g in grams) / len(grams)
+
+
+class LengthFormat(Reward):
+    """See :func:`length_format`."""
+    floor = EMPTY_PENALTY
+
+    def __init__(self, ctx: RewardContext | None, min_words: int = 8, max_words: int = 150,
+                 max_completion_tokens: int | None = None, repeat_ngram: int = 3,
+                 copy_ngram: int = 5, cutoff_weight: float = 0.3, length_weight: float = 0.3,
+                 repeat_weight: float = 0.3, copy_weight: float = 0.3,
+                 name: str = "length_format"):
+        super().__init__(ctx, name)
+        self.min_words, self.max_words = int(min_words), int(max_words)
+        self.max_completion_tokens = max_completion_tokens
+        self.repeat_ngram, self.copy_ngram = int(repeat_ngram), int(copy_ngram)
+        self.weights = {"cutoff": cutoff_weight, "length": length_weight,
+                        "repetition": repeat_weight, "copying": copy_weight}
+
+    def terms(self, text: str, source: str = "", num_tokens: int | None = None) -> dict[str, float]:
+        """Each penalty term in [0, 1] (before weighting), for one profile.
+
+        cutoff: 1 when the text does not end in terminal punctuation AND it hit the token cap
+        (``num_tokens >= max_completion_tokens``; when either is unknown, missing punctuation
+        alone counts). length: the missing share of ``min_words``, or the excess over
+        ``max_words`` relative to it (capped at 1). repetition: :func:`repeated_share` of word
+        ``repeat_ngram``-grams. copying: :func:`copied_share` of ``copy_ngram``-grams found in
+        the prompt (the rendered history) or the history item titles.
+        """
+        tokens = words(text)
+        hit_cap = (self.max_completion_tokens is None or num_tokens is None
+                   or num_tokens >= self.max_completion_tokens)
+        n = len(tokens)
+        if n < self.min_words:
+            length = (self.min_words - n) / self.min_words
+        elif n > self.max_words:
+            length = min(1.0, (n - self.max_words) / self.max_words)
+        else:
+            length = 0.0
+        return {
+            "cutoff": float(hit_cap and not text.rstrip().endswith(TERMINAL)),
+            "length": length,
+            "repetition": repeated_share(tokens, self.repeat_ngram),
+            "copying": copied_share(tokens, words(source), self.copy_ngram),
+        }
+
+    def penalty(self, text: str, source: str = "", num_tokens: int | None = None) -> float:
+        if not words(text):
+            return EMPTY_PENALTY
+        terms = self.terms(text, source, num_tokens)
+        return 0.0 - min(MAX_OTHER_PENALTY, sum(self.weights[k] * v for k, v in terms.items()))
+
+    def sources(self, batch: Batch) -> list[str]:
+        """The text a profile must not copy: the prompt, plus history titles when known."""
+        sources = [prompt_text(p) for p in batch.prompts] if batch.prompts else [""] * len(batch)
+        if self.ctx is not None and "history" in batch.columns:
+            titles = self.ctx.item_titles
+            for i, history in enumerate(batch.columns["history"]):
+                rows = [self.ctx._row_of.get(str(h)) for h in (history or [])]
+                sources[i] += "\n" + "\n".join(titles[r] for r in rows if r is not None)
+        return sources
+
+    def score(self, batch: Batch) -> list[float]:
+        ids = batch.completion_ids or [None] * len(batch)
+        return [self.penalty(text, source, None if tokens is None else len(tokens))
+                for text, source, tokens in zip(batch.texts, self.sources(batch), ids)]
+
+
+@register("length_format")
+def length_format(ctx: RewardContext | None = None, min_words: int = 8, max_words: int = 150,
+                  max_completion_tokens: int | None = None, repeat_ngram: int = 3,
+                  copy_ngram: int = 5, cutoff_weight: float = 0.3, length_weight: float = 0.3,
+                  repeat_weight: float = 0.3, copy_weight: float = 0.3) -> LengthFormat:
+    """Penalty in [-1, 0] for badly formed profiles; 0 means clean.
+
+    An empty profile (no words) scores -1, the strongest penalty. Otherwise the score is
+    -(cutoff_weight * cutoff + length_weight * length + repeat_weight * repetition
+    + copy_weight * copying), each term in [0, 1] (see :meth:`LengthFormat.terms`), floored at
+    -0.9 so any non-empty text beats an empty one. Set ``max_completion_tokens`` to the
+    trainer's max_completion_length so only profiles that hit the cap (per ``completion_ids``)
+    count as cut off.
+
+    >>> reward = length_format(min_words=5)
+    >>> reward(completions=["Loves waterproof hiking boots and long trail walks.",
+    ...                     "Loves waterproof hiking boots and long trail walks and",
+    ...                     "boots boots boots boots boots boots boots.", ""])
+    [0.0, -0.3, -0.24, -1.0]
+    """
+    return LengthFormat(ctx, min_words, max_words, max_completion_tokens, repeat_ngram,
+                        copy_ngram, cutoff_weight, length_weight, repeat_weight, copy_weight)

@@ -1,0 +1,170 @@
+"""Text-space reward: can a reader LLM, given ONLY the profile, pick the user's next item?
+
+The reader sees the profile and K candidate item titles as a multiple-choice question and the
+reward is its probability of the true option, read from the option letters' logits at the
+next-token position (softmax over the K letters only). All completions of a call go through
+one batched forward pass. This keeps profiles readable and faithful: embedding-friendly
+gibberish does not help a reader answer.
+"""
+from __future__ import annotations
+
+import string
+from typing import Any, Sequence
+
+import numpy as np
+
+from .core import Batch, Reward, RewardContext, RewardError, make_batch
+from .embedding import _sampled_rows
+from .registry import register
+
+MCQ_QUESTION = "Which item will this user buy next?"
+
+
+def mcq_prompt(profile: str, titles: Sequence[str], question: str = MCQ_QUESTION) -> str:
+    """The question the reader sees (before its chat template).
+
+    >>> print(mcq_prompt("Loves hiking.", ["Hiking boots", "Frying pan"]))
+    Here is a description of a user:
+    Loves hiking.
+    <BLANKLINE>
+    Which item will this user buy next?
+    A) Hiking boots
+    B) Frying pan
+    Reply with the letter of one option.
+    """
+    lines = ["Here is a description of a user:", profile.strip() or "(no description)", "", question]
+    lines += [f"{letter}) {title}" for letter, title in zip(string.ascii_uppercase, titles)]
+    lines.append("Reply with the letter of one option.")
+    return "\n".join(lines)
+
+
+def _reader_inputs(tokenizer, questions: list[str]) -> list[str]:
+    """Chat-format each question (if the reader has a chat template) and open the answer."""
+    if getattr(tokenizer, "chat_template", None):
+        return [tokenizer.apply_chat_template([{"role": "user", "content": q}], tokenize=False,
+                                              add_generation_prompt=True) + "Answer:"
+                for q in questions]
+    return [q + "\nAnswer:" for q in questions]
+
+
+def option_probabilities(model, tokenizer, profiles: Sequence[str],
+                         choice_titles: Sequence[Sequence[str]], question: str = MCQ_QUESTION,
+                         max_profile_chars: int = 2000, max_title_chars: int = 120
+                         ) -> list[np.ndarray]:
+    """The reader's distribution over the options of each question, in one forward pass.
+
+    Returns one array per profile (length = its number of options, sums to 1).
+    """
+    import torch
+
+    from bluekit.llm import option_letter_ids  # torch loads only when a reader is used
+
+    sizes = [len(t) for t in choice_titles]
+    if min(sizes) < 2:
+        raise RewardError(f"a multiple-choice question needs at least 2 options, got {min(sizes)}")
+    letters = option_letter_ids(tokenizer, max(sizes))  # one token id per letter, after "Answer:"
+    questions = [mcq_prompt(p[:max_profile_chars], [t[:max_title_chars] for t in titles], question)
+                 for p, titles in zip(profiles, choice_titles)]
+    chat = bool(getattr(tokenizer, "chat_template", None))
+    old_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"  # the next-token position is then the last column
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    try:
+        enc = tokenizer(_reader_inputs(tokenizer, questions), return_tensors="pt", padding=True,
+                        add_special_tokens=not chat)
+    finally:
+        tokenizer.padding_side = old_side
+    device = next(model.parameters()).device
+    mask = enc["attention_mask"].to(device)
+    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding must not shift positions
+    with torch.no_grad():
+        logits = model(input_ids=enc["input_ids"].to(device), attention_mask=mask,
+                       position_ids=position_ids).logits[:, -1, :].float()
+    logits = logits.cpu()
+    return [torch.softmax(logits[row, letters[:k]], 0).numpy().astype(np.float64)
+            for row, k in enumerate(sizes)]
+
+
+class NextItemMCQ(Reward):
+    """Reader probability (or correctness) of the true next item; see :func:`next_item_mcq`."""
+    floor = 0.0
+
+    def __init__(self, ctx: RewardContext, mode: str = "prob", num_choices: int = 4,
+                 question: str = MCQ_QUESTION, max_profile_chars: int = 2000,
+                 name: str = "next_item_mcq"):
+        super().__init__(ctx, name)
+        if mode not in ("prob", "correct"):
+            raise RewardError(f"{name}: mode must be 'prob' or 'correct', got {mode!r}")
+        if not 2 <= num_choices <= min(26, ctx.num_items):
+            raise RewardError(f"{name}: num_choices must lie in 2..{min(26, ctx.num_items)}")
+        self.mode, self.num_choices, self.question = mode, int(num_choices), question
+        self.max_profile_chars = int(max_profile_chars)
+
+    def check_columns(self, batch: Batch) -> None:
+        if "choices" in batch.columns and "answer" in batch.columns:
+            for choices, answer in zip(batch.columns["choices"], batch.columns["answer"]):
+                self.ctx.item_rows(choices)
+                if not 0 <= int(answer) < len(choices):
+                    raise RewardError(f"{self.__name__}: answer {answer} is outside its "
+                                      f"{len(choices)} choices")
+        else:
+            self.ctx.item_rows(batch.column("positive", self.__name__))
+
+    def questions(self, batch: Batch) -> tuple[list[list[str]], list[int]]:
+        """Choice titles and the true option per row: the dataset's, else sampled (seeded)."""
+        titles = self.ctx.item_titles
+        if "choices" in batch.columns and "answer" in batch.columns:
+            rows = [self.ctx.item_rows(c) for c in batch.columns["choices"]]
+            return [[titles[r] for r in rr] for rr in rows], [int(a) for a in batch.columns["answer"]]
+        choice_titles, answers = [], []
+        for key, pos in zip(batch.group_keys(), self.ctx.item_rows(batch.columns["positive"])):
+            rng = batch.rng(self.ctx.seed, f"mcq\t{key}\t{pos}")  # same question for a user's G rows
+            rows = list(_sampled_rows(rng, self.ctx.num_items, pos, self.num_choices - 1))
+            answer = int(rng.integers(self.num_choices))
+            rows.insert(answer, pos)
+            choice_titles.append([titles[r] for r in rows])
+            answers.append(answer)
+        return choice_titles, answers
+
+    def distributions(self, batch: Batch) -> list[np.ndarray]:
+        model, tokenizer = self.ctx.get_reader()
+        choice_titles, _ = self.questions(batch)
+        return option_probabilities(model, tokenizer, batch.texts, choice_titles, self.question,
+                                    self.max_profile_chars)
+
+    def distribution(self, completions: Any, **columns) -> list[np.ndarray]:
+        """The full option distribution per completion (for notebooks and tests)."""
+        batch = make_batch(completions, **columns)
+        self.check_columns(batch)
+        return self.distributions(batch)
+
+    def score(self, batch: Batch) -> list[float]:
+        _, answers = self.questions(batch)
+        dists = self.distributions(batch)
+        if self.mode == "prob":
+            return [float(d[a]) for d, a in zip(dists, answers)]
+        return [float(int(np.argmax(d)) == a) for d, a in zip(dists, answers)]
+
+
+@register("next_item_mcq")
+def next_item_mcq(ctx: RewardContext, mode: str = "prob", num_choices: int = 4,
+                  question: str = MCQ_QUESTION, max_profile_chars: int = 2000) -> NextItemMCQ:
+    """Text-space reward: a reader LLM answers "which item next?" from the profile alone.
+
+    The question lists K item titles as options A), B), ...; the reward is the reader's
+    probability of the true option (``mode="prob"``, softmax over the K option letters at the
+    next-token position) or 1/0 for whether that option has the top probability
+    (``mode="correct"``). Options come from the ``choices``/``answer`` columns when present,
+    else ``num_choices - 1`` sampled catalogue items with the positive at a random position
+    (seeded per step and user: a user's G generations face the same question). The reader is
+    ``ctx.get_reader()``, by default the frozen initial profiler, loaded on first use.
+
+    >>> from bluekit.llm import build_tiny_model
+    >>> from bluekit.rewards import toy_context
+    >>> reward = next_item_mcq(toy_context(reader=build_tiny_model(seed=0)), num_choices=4)
+    >>> probs = reward(completions=["Loves hiking boots.", ""], positive=["boots", "boots"])
+    >>> all(0.0 < p < 1.0 for p in probs)
+    True
+    """
+    return NextItemMCQ(ctx, mode, num_choices, question, max_profile_chars)

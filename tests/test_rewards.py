@@ -1,0 +1,392 @@
+"""bluekit.rewards: hand-computed values, good-above-bad rankings, the TRL contract, the registry."""
+import doctest
+import logging
+import math
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bluekit.config import RewardSpec
+from bluekit.rewards import (HashingEmbedder, RewardContext, RewardError, build_reward_funcs,
+                             combined, completion_text, infonce, items_to_profile, length_format,
+                             make_batch, next_item_mcq, registered_names, resolve, score_profiles,
+                             toy_context)
+from bluekit.rewards.core import TOY_CATALOGUE
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+GOOD = "loves waterproof hiking boots and trail gear"
+BAD = "likes things"
+OTHER = "cooks every day with a sharp chef's knife and a frying pan"
+
+CATALOGUE = {
+    "boots": "Waterproof leather hiking boots",
+    "tent": "Lightweight two person camping tent",
+    "knife": "Stainless steel chef's kitchen knife",
+    "pan": "Non-stick frying pan",
+    "novel": "Romance novel paperback",
+    "earbuds": "Wireless bluetooth earbuds",
+    "yoga": "Yoga mat",
+    "lipstick": "Matte red lipstick",
+    "blender": "High speed kitchen blender",
+    "dogbed": "Orthopedic dog bed",
+}
+EMBEDDING_REWARDS = {
+    "infonce": {"num_negatives": 5},
+    "items_to_profile": {},
+    "bidirectional_infonce": {"num_negatives": 5},
+    "cosine": {},
+    "rank_reward": {"metric": "mrr"},
+}
+
+
+def messages(text):
+    return [{"role": "assistant", "content": text}]
+
+
+class FixedEmbedder:
+    """Maps known texts to given vectors (hand-computed tests); counts encode calls."""
+
+    def __init__(self, table):
+        self.table = {k: np.asarray(v, dtype=np.float32) for k, v in table.items()}
+        self.calls = 0
+
+    def encode_queries(self, texts):
+        self.calls += 1
+        return np.stack([self.table[t] for t in texts])
+
+
+@pytest.fixture(scope="module")
+def minilm_ctx(embedder):
+    return RewardContext.from_texts(embedder, list(CATALOGUE), list(CATALOGUE.values()))
+
+
+def angle(deg):
+    return [math.cos(math.radians(deg)), math.sin(math.radians(deg))]
+
+
+def plane_ctx(profiles):
+    """Items at 0, 90 and 180 degrees in the plane; profiles at the given angles."""
+    items = np.array([angle(0), angle(90), angle(180)], dtype=np.float32)
+    embedder = FixedEmbedder({name: angle(deg) for name, deg in profiles.items()})
+    return RewardContext(embedder, ["a", "b", "c"], items, ["item a", "item b", "item c"], strict=True)
+
+
+# --------------------------------------------------------------------------- real embedder
+
+@pytest.mark.parametrize("name", sorted(EMBEDDING_REWARDS))
+def test_each_embedding_reward_prefers_the_specific_profile_with_minilm(minilm_ctx, name):
+    reward = resolve(name)(minilm_ctx, **EMBEDDING_REWARDS[name])
+    good, bad, _ = reward(completions=[messages(GOOD), messages(BAD), messages(OTHER)],
+                          positive=["boots", "boots", "knife"], user_id=["u1", "u1", "u2"])
+    assert good > bad
+
+
+def test_length_format_prefers_the_specific_profile():
+    good, bad = length_format(None, min_words=5)(completions=[GOOD + ".", BAD])
+    assert good == 0.0 and bad < good
+
+
+def test_hard_negatives_are_the_items_nearest_the_positive(minilm_ctx):
+    rows = minilm_ctx.nearest_items(minilm_ctx.item_row("knife"), 3)
+    sims = minilm_ctx.item_vecs @ minilm_ctx.item_vecs[minilm_ctx.item_row("knife")]
+    expected = [r for r in np.argsort(-sims) if r != minilm_ctx.item_row("knife")][:3]
+    assert list(rows) == expected
+    assert {minilm_ctx.item_ids[r] for r in rows} & {"pan", "blender"}
+
+
+# --------------------------------------------------------------------------- hand-computed values
+
+def test_infonce_equals_the_hand_computed_log_softmax():
+    ctx = plane_ctx({"p": 30})
+    s = np.array([math.cos(math.radians(30)), math.sin(math.radians(30)), -math.cos(math.radians(30))])
+    tau = 0.5
+    expected = s[0] / tau - math.log(np.exp(s / tau).sum())
+    for negatives in ("sampled", "hard"):  # with 2 negatives both are "every other item"
+        r = infonce(ctx, tau=tau, num_negatives=2, negatives=negatives)(completions=["p"],
+                                                                        positive=["a"])
+        assert r[0] == pytest.approx(expected, abs=1e-6)
+    scaled = infonce(ctx, tau=tau, num_negatives=2, scale_by_tau=True)(completions=["p"], positive=["a"])
+    assert scaled[0] == pytest.approx(tau * expected, abs=1e-6)
+
+
+def test_in_batch_negatives_are_other_users_positives_only():
+    ctx = plane_ctx({"p1": 30, "p2": 60, "q": 120})
+    reward = infonce(ctx, tau=0.5, negatives="in_batch")
+    # u1 has two generations (positive a); u2's positive is b.
+    kwargs = dict(completions=["p1", "p2", "q"], positive=["a", "a", "b"], user_id=["u1", "u1", "u2"])
+    batch_negs = reward.negative_rows(make_batch(**kwargs))
+    assert [list(n) for n in batch_negs] == [[1], [1], [0]]
+    values = reward(**kwargs)
+    s_a, s_b = np.cos(np.radians(30)), np.cos(np.radians(60))  # profile p1 vs items a, b
+    assert values[0] == pytest.approx(s_a / 0.5 - np.logaddexp(s_a / 0.5, s_b / 0.5), abs=1e-6)
+    # Two users sharing the positive are no negatives for each other; then s_pos / tau.
+    alone = reward(completions=["p1", "q"], positive=["a", "a"], user_id=["u1", "u2"])
+    assert alone[0] == pytest.approx(s_a / 0.5, abs=1e-6)
+
+
+def test_items_to_profile_excludes_same_user_generations_and_picks_the_right_user():
+    ctx = plane_ctx({"p1": 10, "p2": 80, "q": 170})
+    reward = items_to_profile(ctx, tau=0.5)
+    values = reward(completions=["p1", "p2", "q"], positive=["a", "a", "c"], user_id=["u1", "u1", "u2"])
+    cos = lambda d: math.cos(math.radians(d))  # noqa: E731
+    # Row 0: item a against p1 (own) and q (other user); p2 (same user) stays out.
+    expected0 = cos(10) / 0.5 - np.logaddexp(cos(10) / 0.5, cos(170) / 0.5)
+    # Row 2: item c (180 deg) against q (own, 10 deg away), p1 and p2 (170 and 100 deg away).
+    expected2 = cos(10) / 0.5 - math.log(sum(math.exp(cos(d) / 0.5) for d in (10, 170, 100)))
+    assert values[0] == pytest.approx(expected0, abs=1e-6)
+    assert values[2] == pytest.approx(expected2, abs=1e-6)
+    # The right assignment of profiles scores higher than the swapped one.
+    right = reward(completions=["p1", "q"], positive=["a", "c"], user_id=["u1", "u2"])
+    swapped = reward(completions=["q", "p1"], positive=["a", "c"], user_id=["u1", "u2"])
+    assert min(right) > max(swapped)
+    # One user only: no denominator, s_pos / tau.
+    assert reward(completions=["p1"], positive=["a"])[0] == pytest.approx(cos(10) / 0.5, abs=1e-6)
+
+
+def test_items_to_profile_picks_its_users_profile_with_minilm(minilm_ctx):
+    reward = items_to_profile(minilm_ctx)
+    right = reward(completions=[GOOD, OTHER], positive=["boots", "knife"], user_id=["u1", "u2"])
+    swapped = reward(completions=[OTHER, GOOD], positive=["boots", "knife"], user_id=["u1", "u2"])
+    assert right[0] > swapped[0] and right[1] > swapped[1]
+
+
+def test_rank_reward_mrr_and_ndcg_from_hand_ranks():
+    ctx = plane_ctx({"p": 30})  # a ranks 1st, b 2nd, c 3rd
+    for pos, rank in (("a", 1), ("b", 2), ("c", 3)):
+        mrr = resolve("rank_reward")(ctx, metric="mrr")(completions=["p"], positive=[pos])[0]
+        ndcg = resolve("rank_reward")(ctx, metric="ndcg")(completions=["p"], positive=[pos])[0]
+        assert mrr == pytest.approx(1 / rank) and ndcg == pytest.approx(1 / math.log2(rank + 1))
+
+
+# --------------------------------------------------------------------------- the TRL contract
+
+ODD_TEXTS = ["", "boots " * 5000, "Wanderstiefel für Bergtouren, 登山靴 🥾", None]
+
+
+def all_rewards(ctx):
+    names = sorted(EMBEDDING_REWARDS) + ["length_format", "next_item_mcq"]
+    return [resolve(n)(ctx, **EMBEDDING_REWARDS.get(n, {})) for n in names]
+
+
+def test_odd_text_gives_finite_values_and_message_and_string_forms_agree(tiny_lm):
+    ctx = toy_context(reader=tiny_lm, strict=True)  # strict: a failure would raise here
+    texts = ["Loves hiking boots.", "Likes things.", *ODD_TEXTS[:3]]
+    columns = dict(positive=["boots", "boots", "knife", "knife", "tent"],
+                   user_id=["u1", "u1", "u2", "u2", "u3"])
+    for reward in all_rewards(ctx):
+        as_strings = reward(completions=texts, **columns)
+        as_messages = reward(completions=[messages(t) for t in texts], **columns)
+        assert as_strings == as_messages, reward.__name__
+        with_none = [messages(None) if t == "" else messages(t) for t in texts]
+        assert reward(completions=with_none, **columns) == as_strings, reward.__name__  # None = ""
+        assert all(math.isfinite(v) for v in as_strings), reward.__name__
+    assert completion_text(messages(None)) == "" and completion_text({"content": "x"}) == "x"
+
+
+def test_odd_text_is_finite_with_minilm(minilm_ctx):
+    reward = infonce(minilm_ctx, num_negatives=5)
+    values = reward(completions=[messages(t) for t in ODD_TEXTS], positive=["boots"] * 4)
+    assert all(math.isfinite(v) for v in values)
+
+
+def test_profiles_are_encoded_in_one_batch_per_call():
+    ctx = plane_ctx({"p1": 10, "p2": 80, "q": 170})
+    for name in ("infonce", "bidirectional_infonce", "rank_reward", "cosine", "items_to_profile"):
+        ctx.embedder.calls = 0
+        reward = resolve(name)(ctx, **({"num_negatives": 2} if "infonce" in name else {}))
+        reward(completions=["p1", "p2", "q"], positive=["a", "a", "c"], user_id=["u1", "u1", "u2"])
+        assert ctx.embedder.calls == 1, name
+
+
+def test_programming_errors_raise_clearly():
+    reward = infonce(toy_context())
+    with pytest.raises(RewardError, match="no completions"):
+        reward(completions=[], positive=[])
+    with pytest.raises(RewardError, match=r"'user_id' has 1 rows but there are 2 completions"):
+        reward(completions=["a", "b"], positive=["boots", "boots"], user_id=["u1"])
+    with pytest.raises(RewardError, match="needs the dataset column 'positive'"):
+        reward(completions=["a"])
+    with pytest.raises(KeyError, match="'nope' is not in the reward catalogue"):
+        reward(completions=["a"], positive=["nope"])
+
+
+def test_a_failing_batch_scores_the_floor_and_warns_once(caplog):
+    class Broken(HashingEmbedder):
+        def encode_queries(self, texts):
+            raise RuntimeError("out of memory")
+
+    ctx = toy_context()
+    ctx.embedder = Broken()
+    reward = infonce(ctx, tau=0.1, num_negatives=3)
+    with caplog.at_level(logging.WARNING, logger="bluekit.rewards"):
+        first = reward(completions=["a", "b"], positive=["boots", "boots"])
+        reward(completions=["a"], positive=["boots"])
+    assert first == [reward.floor] * 2 and math.isfinite(reward.floor) and reward.floor < -20
+    assert len([r for r in caplog.records if "out of memory" in r.message]) == 1
+    ctx.strict = True
+    with pytest.raises(RuntimeError):
+        reward(completions=["a"], positive=["boots"])
+
+
+def test_sampled_negatives_are_shared_by_a_users_generations_and_change_with_the_step():
+    reward = infonce(toy_context(), num_negatives=3)
+    batch = make_batch(["x", "y", "z"], positive=["boots"] * 3, user_id=["u1", "u1", "u2"])
+    negs = reward.negative_rows(batch)
+    assert list(negs[0]) == list(negs[1]) and all(0 not in n for n in negs)
+
+    class State:
+        def __init__(self, step):
+            self.global_step = step
+    later = [list(reward.negative_rows(make_batch(["x"], trainer_state=State(step), positive=["boots"],
+                                                  user_id=["u1"]))[0]) for step in range(1, 6)]
+    assert any(draw != list(negs[0]) for draw in later)  # a new step draws anew
+    assert list(reward.negative_rows(batch)[0]) == list(negs[0])  # same inputs, same draw
+
+
+# --------------------------------------------------------------------------- text-space reward
+
+def test_next_item_mcq_gives_a_distribution_over_the_options(tiny_lm):
+    ctx = toy_context(reader=tiny_lm, strict=True)
+    reward = next_item_mcq(ctx)
+    columns = dict(choices=[["boots", "knife", "novel"], ["yoga", "pan", "tent"]], answer=[0, 2],
+                   user_id=["u1", "u2"])
+    texts = ["Loves waterproof hiking boots.", "Cooks a lot and camps on weekends " * 3]
+    dists = reward.distribution(texts, **columns)
+    for dist in dists:
+        assert dist.shape == (3,) and np.all((dist >= 0) & (dist <= 1)) and dist.sum() == pytest.approx(1)
+    probs = reward(completions=texts, **columns)
+    assert probs == pytest.approx([dists[0][0], dists[1][2]])
+    correct = next_item_mcq(ctx, mode="correct")(completions=texts, **columns)
+    assert correct == [float(np.argmax(dists[0]) == 0), float(np.argmax(dists[1]) == 2)]
+    # Left padding does not change a profile's answer: alone == inside a batch with a longer one.
+    alone = reward.distribution(texts[:1], choices=columns["choices"][:1], answer=[0])
+    assert alone[0] == pytest.approx(dists[0], abs=1e-5)
+
+
+def test_next_item_mcq_samples_choices_with_the_positive_when_no_columns(tiny_lm):
+    reward = next_item_mcq(toy_context(reader=tiny_lm), num_choices=4)
+    batch = make_batch(["a", "b", "c"], positive=["boots", "boots", "knife"], user_id=["u1", "u1", "u2"])
+    titles, answers = reward.questions(batch)
+    assert titles[0] == titles[1] and len(titles[0]) == 4 and len(set(titles[0])) == 4
+    assert titles[0][answers[0]] == TOY_CATALOGUE["boots"]
+    assert titles[2][answers[2]] == TOY_CATALOGUE["knife"]
+
+
+def test_the_reader_loads_lazily_once(tiny_lm):
+    calls = []
+
+    def factory():
+        calls.append(1)
+        return tiny_lm
+    ctx = toy_context(reader_factory=factory)
+    reward = next_item_mcq(ctx)
+    assert calls == []
+    reward(completions=["x"], positive=["boots"])
+    reward(completions=["y"], positive=["boots"])
+    assert calls == [1]
+
+
+# --------------------------------------------------------------------------- length/format
+
+def test_length_format_orders_empty_below_flawed_below_clean():
+    prompt = [{"role": "user", "content": "History:\n- Waterproof leather hiking boots for trail "
+                                          "walking (5 stars)\nWrite a profile."}]
+    reward = length_format(None, min_words=5, max_completion_tokens=16)
+    clean = "Enjoys long hikes and buys sturdy outdoor footwear and warm layers."
+    texts = {
+        "empty": "",
+        "cut_off": "Enjoys long hikes and buys sturdy outdoor footwear and warm",
+        "repetitive": "hikes boots hikes boots hikes boots hikes boots hikes boots hikes boots.",
+        "copying": "Bought waterproof leather hiking boots for trail walking.",
+        "clean": clean,
+    }
+    ids = {"cut_off": [0] * 16}  # hit the cap
+    values = dict(zip(texts, reward(prompts=[prompt] * 5, completions=list(texts.values()),
+                                    completion_ids=[ids.get(k, [0] * 12) for k in texts])))
+    assert values["clean"] == 0.0 and values["empty"] == -1.0
+    for flawed in ("cut_off", "repetitive", "copying"):
+        assert values["empty"] < values[flawed] < values["clean"], flawed
+    # The same unpunctuated text that stopped before the cap (EOS) is not cut off.
+    stopped = reward(prompts=[prompt], completions=[texts["cut_off"]], completion_ids=[[0] * 9])
+    assert stopped == [0.0]
+    assert all(-1.0 <= v <= 0.0 for v in reward(completions=[t for t in ODD_TEXTS]))
+
+
+def test_length_format_counts_too_short_and_too_long():
+    reward = length_format(None, min_words=10, max_words=20)
+    def distinct_words(n):
+        return " ".join(f"word{i}" for i in range(n)) + "."
+    short, ok, long = reward(completions=[distinct_words(5), distinct_words(15), distinct_words(30)])
+    assert short == pytest.approx(-0.3 * 5 / 10) and ok == 0.0 and long == pytest.approx(-0.3 * 10 / 20)
+
+
+# --------------------------------------------------------------------------- registry
+
+def test_registry_by_name_dotted_path_and_unknown(monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    assert {"infonce", "items_to_profile", "bidirectional_infonce", "cosine", "rank_reward",
+            "next_item_mcq", "length_format"} <= set(registered_names())
+    assert resolve("infonce") is infonce
+    specs = [RewardSpec("infonce", 1.0, {"tau": 0.1, "num_negatives": 3}),
+             RewardSpec("my_reward.keyword_bonus", 0.2, {"keywords": ["hiking", "boots"]}),
+             RewardSpec("infonce", 0.5, {"negatives": "hard", "num_negatives": 2})]
+    funcs, weights = build_reward_funcs(specs, toy_context())
+    assert [f.__name__ for f in funcs] == ["infonce", "keyword_bonus", "infonce_2"]
+    assert weights == [1.0, 0.2, 0.5]
+    assert funcs[1](completions=["hiking boots", "boots", "pans"]) == [1.0, 0.5, 0.0]
+    with pytest.raises(RewardError, match=r"unknown reward 'infonse'.*'cosine'.*'infonce'"):
+        resolve("infonse")
+    with pytest.raises(RewardError, match="cannot import module 'no_such_module'"):
+        resolve("no_such_module.reward")
+    with pytest.raises(RewardError, match="bad params"):
+        build_reward_funcs([RewardSpec("infonce", 1.0, {"temperature": 0.1})], toy_context())
+
+
+def test_reward_funcs_pickle_and_keep_their_values():
+    funcs, _ = build_reward_funcs([RewardSpec("bidirectional_infonce", 1.0, {"num_negatives": 3}),
+                                   RewardSpec("length_format")], toy_context())
+    kwargs = dict(completions=["Loves hiking boots.", "Likes things."], positive=["boots", "knife"],
+                  user_id=["u1", "u2"])
+    for func in funcs:
+        clone = pickle.loads(pickle.dumps(func))
+        assert clone.__name__ == func.__name__ and clone(**kwargs) == func(**kwargs)
+
+
+def test_score_profiles_and_combined_sum_the_weighted_rewards():
+    ctx = toy_context()
+    specs = [RewardSpec("cosine", 1.0), RewardSpec("length_format", 0.5, {"min_words": 3})]
+    texts = ["Loves hiking boots and trail walking.", "Likes things", ""]
+    table = score_profiles(texts, {"user_id": "u1", "positive": "boots"}, ctx, specs)
+    assert list(table.columns) == ["user_id", "profile", "cosine", "length_format", "total"]
+    assert np.allclose(table["total"], table["cosine"] + 0.5 * table["length_format"])
+    assert table["total"].idxmax() == 0 and table["total"].idxmin() == 2
+    funcs, weights = build_reward_funcs(specs, ctx)
+    total = combined(funcs, weights)(completions=texts, positive=["boots"] * 3)
+    assert total == pytest.approx(table["total"].tolist())
+
+
+def test_combined_skips_none_like_trl():
+    def half(completions, **_):
+        return [None, 1.0]
+
+    def one(completions, **_):
+        return [None, 2.0]
+    assert combined([half, one], [1.0, 0.5])(completions=["a", "b"]) == [None, 2.0]
+
+
+# --------------------------------------------------------------------------- docs run
+
+def test_docstring_examples_run():
+    import importlib
+    import sys
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        modules = ["bluekit.rewards.core", "bluekit.rewards.embedding", "bluekit.rewards.text",
+                   "bluekit.rewards.format", "bluekit.rewards.registry", "my_reward"]
+        for name in modules:
+            result = doctest.testmod(importlib.import_module(name))
+            assert result.failed == 0 and result.attempted > 0, name
+    finally:
+        sys.path.remove(str(EXAMPLES))
