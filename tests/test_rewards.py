@@ -200,6 +200,17 @@ def test_profiles_are_encoded_in_one_batch_per_call():
         assert ctx.embedder.calls == 1, name
 
 
+def test_diagnostics_reach_trls_log_metric_hook(tiny_lm):
+    logged = {}
+    ctx = toy_context(reader=tiny_lm, strict=True)
+    columns = dict(positive=["boots", "knife"], user_id=["u1", "u2"],
+                   log_metric=lambda name, value: logged.__setitem__(name, value))
+    resolve("cosine")(ctx)(completions=["hiking boots", "espresso"], **columns)
+    next_item_mcq(ctx)(completions=["hiking boots", "espresso"], **columns)
+    assert logged["cosine/cos_pos"] == pytest.approx((2 / math.sqrt(12) + 0.0) / 2, abs=1e-6)
+    assert logged["next_item_mcq/accuracy"] in (0.0, 0.5, 1.0)
+
+
 def test_programming_errors_raise_clearly():
     reward = infonce(toy_context())
     with pytest.raises(RewardError, match="no completions"):

@@ -205,6 +205,11 @@ class RewardContext:
     def item_rows(self, item_ids: Sequence[str]) -> np.ndarray:
         return np.array([self.item_row(i) for i in item_ids], dtype=np.int64)
 
+    def titles_of(self, item_ids: Sequence[str]) -> list[str]:
+        """Titles of the given items, skipping ids outside the catalogue."""
+        rows = (self._row_of.get(str(i)) for i in item_ids)
+        return [self.item_titles[r] for r in rows if r is not None]
+
     def nearest_items(self, row: int, k: int) -> np.ndarray:
         """The k items most similar to item ``row`` (itself excluded), nearest first; cached."""
         if row not in self._neighbours or len(self._neighbours[row]) < min(k, self.num_items - 1):
@@ -317,6 +322,8 @@ class Reward:
     Subclasses set ``floor`` (the value a broken batch gets) and implement ``score(batch)``
     returning one value per row. Errors inside ``score`` (odd text, a failing model) are logged
     once and scored ``floor`` unless ``ctx.strict``; bad calls raise :class:`RewardError`.
+    ``score`` may also fill ``self.diagnostics`` (name -> batch mean); under TRL they are logged
+    through its ``log_metric`` hook as ``<reward name>/<diagnostic>``.
     """
     floor: float = 0.0
 
@@ -324,14 +331,17 @@ class Reward:
         self.ctx = ctx
         self.__name__ = name
         self._warned = False
+        self.diagnostics: dict[str, float] = {}
 
     def score(self, batch: Batch) -> Sequence[float]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def __call__(self, prompts=None, completions=None, completion_ids=None, trainer_state=None,
                  **columns) -> list[float]:
+        log_metric = columns.get("log_metric")
         batch = make_batch(completions, prompts, completion_ids, trainer_state, **columns)
         self.check_columns(batch)
+        self.diagnostics = {}
         try:
             values = [float(v) for v in self.score(batch)]
         except Exception as error:  # noqa: BLE001 - a reward must not stop a training run
@@ -343,6 +353,9 @@ class Reward:
         if not all(math.isfinite(v) for v in values):
             self._warn(f"reward {self.__name__!r} produced non-finite values; those score {self.floor}")
             values = [v if math.isfinite(v) else self.floor for v in values]
+        if callable(log_metric):
+            for key, value in self.diagnostics.items():
+                log_metric(f"{self.__name__}/{key}", float(value))
         return values
 
     def check_columns(self, batch: Batch) -> None:

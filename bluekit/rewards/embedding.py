@@ -39,7 +39,12 @@ class _EmbeddingReward(Reward):
         return np.nan_to_num(vecs)
 
     def score(self, batch: Batch) -> Sequence[float]:
-        return self.values(batch, self.encode(batch))
+        profile_vecs = self.encode(batch)
+        positives = self.ctx.item_rows(batch.columns["positive"])
+        # Logged under TRL: the plain cosine to the positive, comparable across reward settings.
+        self.diagnostics["cos_pos"] = float(np.mean(np.einsum(
+            "ij,ij->i", profile_vecs, self.ctx.item_vecs[positives])))
+        return self.values(batch, profile_vecs)
 
     def values(self, batch: Batch, profile_vecs: np.ndarray) -> Sequence[float]:
         raise NotImplementedError  # pragma: no cover
@@ -250,15 +255,20 @@ class RankReward(_EmbeddingReward):
             raise RewardError(f"{name}: metric must be 'mrr' or 'ndcg' and candidates 'all' or "
                               f"'sampled' (got {metric!r}, {candidates!r})")
         self.metric, self.candidates, self.num_candidates = metric, candidates, int(num_candidates)
+        self.chunk = 65536
 
     def ranks(self, batch: Batch, profile_vecs: np.ndarray) -> np.ndarray:
         """1-based rank of the positive; ties count against it (as in bluekit.evaluate)."""
         positives = self.ctx.item_rows(batch.columns["positive"])
-        ranks = np.empty(len(batch))
         if self.candidates == "all":
-            sims = profile_vecs @ self.ctx.item_vecs.T
-            target = sims[np.arange(len(batch)), positives]
-            return (sims >= target[:, None]).sum(axis=1).astype(float)
+            target = np.einsum("ij,ij->i", profile_vecs, self.ctx.item_vecs[positives])
+            ranks = np.zeros(len(batch))
+            for start in range(0, self.ctx.num_items, self.chunk):  # bounded memory on big catalogues
+                sims = profile_vecs @ self.ctx.item_vecs[start:start + self.chunk].T
+                ranks += (sims >= target[:, None] - 1e-6).sum(axis=1)
+            # The positive itself always counts (tolerance above); ties with it count against it.
+            return np.maximum(ranks, 1.0)
+        ranks = np.empty(len(batch))
         for i, (key, pos) in enumerate(zip(batch.group_keys(), positives)):
             rng = batch.rng(self.ctx.seed, f"{key}\t{pos}")
             negs = _sampled_rows(rng, self.ctx.num_items, pos, self.num_candidates - 1)

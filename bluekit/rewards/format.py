@@ -91,8 +91,7 @@ class LengthFormat(Reward):
         if self.ctx is not None and "history" in batch.columns:
             titles = self.ctx.item_titles
             for i, history in enumerate(batch.columns["history"]):
-                rows = [self.ctx._row_of.get(str(h)) for h in (history or [])]
-                sources[i] += "\n" + "\n".join(titles[r] for r in rows if r is not None)
+                sources[i] += "\n" + "\n".join(self.ctx.titles_of(history or []))
         return sources
 
     def score(self, batch: Batch) -> list[float]:

@@ -127,24 +127,26 @@ class NextItemMCQ(Reward):
             answers.append(answer)
         return choice_titles, answers
 
-    def distributions(self, batch: Batch) -> list[np.ndarray]:
+    def read(self, texts: list[str], choice_titles: list[list[str]]) -> list[np.ndarray]:
+        """The reader's option distributions for these profiles and questions (one forward pass)."""
         model, tokenizer = self.ctx.get_reader()
-        choice_titles, _ = self.questions(batch)
-        return option_probabilities(model, tokenizer, batch.texts, choice_titles, self.question,
+        return option_probabilities(model, tokenizer, texts, choice_titles, self.question,
                                     self.max_profile_chars)
 
     def distribution(self, completions: Any, **columns) -> list[np.ndarray]:
         """The full option distribution per completion (for notebooks and tests)."""
         batch = make_batch(completions, **columns)
         self.check_columns(batch)
-        return self.distributions(batch)
+        return self.read(batch.texts, self.questions(batch)[0])
 
     def score(self, batch: Batch) -> list[float]:
-        _, answers = self.questions(batch)
-        dists = self.distributions(batch)
+        choice_titles, answers = self.questions(batch)
+        dists = self.read(batch.texts, choice_titles)
+        hits = [float(int(np.argmax(d)) == a) for d, a in zip(dists, answers)]
+        self.diagnostics["accuracy"] = float(np.mean(hits))  # logged under TRL in either mode
         if self.mode == "prob":
             return [float(d[a]) for d, a in zip(dists, answers)]
-        return [float(int(np.argmax(d)) == a) for d, a in zip(dists, answers)]
+        return hits
 
 
 @register("next_item_mcq")
