@@ -40,26 +40,26 @@ def target_ranks(query_vecs: np.ndarray, item_vecs: np.ndarray, target_index: Se
     item_vecs, or -1 when the target is not in the catalogue (rank inf). Ties count against
     the target. exclude[u] (optional) lists item rows removed from user u's ranking (e.g. the
     history); the target itself is never removed, even when it appears in that list (the usual
-    protocol: a repeat purchase still counts). Users are scored `batch_size` at a time, so
-    only a (batch_size, n_items) score block exists at once.
+    protocol: a repeat purchase still counts). Users are scored `batch_size` at a time into
+    one reused (batch_size, n_items) block, so no users x items matrix is ever held.
 
     >>> items = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
     >>> target_ranks(np.array([[1.0, 0.0], [0.0, 1.0]]), items, [2, 2]).tolist()
     [2.0, 2.0]
     """
-    import torch
+    queries = np.ascontiguousarray(query_vecs, dtype=np.float32)
+    items = np.ascontiguousarray(item_vecs, dtype=np.float32)
+    if queries.ndim != 2 or items.ndim != 2 or queries.shape[1] != items.shape[1]:
+        raise ValueError(f"target_ranks: query shape {queries.shape} and item shape "
+                         f"{items.shape} do not fit together")
+    items_t = items.T
+    buffer = np.empty((min(batch_size, len(queries)), len(items)), dtype=np.float32)
 
-    queries = torch.from_numpy(np.ascontiguousarray(query_vecs, dtype=np.float32))
-    items_t = torch.from_numpy(np.ascontiguousarray(item_vecs, dtype=np.float32))
-    if queries.ndim != 2 or items_t.ndim != 2 or queries.shape[1] != items_t.shape[1]:
-        raise ValueError(f"target_ranks: query shape {tuple(queries.shape)} and item shape "
-                         f"{tuple(items_t.shape)} do not fit together")
-    items_t_T = items_t.T
+    def scores_for(rows: np.ndarray) -> np.ndarray:
+        # BLAS writes straight into the reused block: no fresh 100s-of-MB array per batch.
+        return np.matmul(queries[rows[0]:rows[-1] + 1], items_t, out=buffer[:len(rows)])
 
-    def scores_for(rows: np.ndarray) -> "torch.Tensor":
-        return queries[rows[0]:rows[-1] + 1] @ items_t_T
-
-    return _ranks_by_batches(scores_for, len(queries), items_t.shape[0], target_index, exclude,
+    return _ranks_by_batches(scores_for, len(queries), len(items), target_index, exclude,
                              batch_size, show_progress)
 
 
@@ -75,20 +75,16 @@ def target_ranks_from_scores(score_fn: Callable[[np.ndarray], np.ndarray], n_use
     >>> target_ranks_from_scores(lambda rows: np.tile(counts, (len(rows), 1)), 2, [0, 2]).tolist()
     [2.0, 3.0]
     """
-    import torch
-
-    def scores_for(rows: np.ndarray) -> "torch.Tensor":
+    def scores_for(rows: np.ndarray) -> np.ndarray:
         scores = np.asarray(score_fn(rows))
         dtype = scores.dtype if np.issubdtype(scores.dtype, np.floating) else np.float64
-        return torch.from_numpy(np.array(scores, dtype=dtype))  # a copy: masking writes -inf into it
+        return np.array(scores, dtype=dtype)  # a copy: masking writes -inf into it
 
-    n_items = None  # learnt from the first block
-    return _ranks_by_batches(scores_for, n_users, n_items, target_index, exclude, batch_size, show_progress)
+    return _ranks_by_batches(scores_for, n_users, None, target_index, exclude, batch_size, show_progress)
 
 
 def _ranks_by_batches(scores_for, n_users: int, n_items: int | None, target_index, exclude,
                       batch_size: int, show_progress: bool) -> np.ndarray:
-    import torch
     from tqdm.auto import tqdm
 
     targets = np.asarray(target_index, dtype=np.int64).reshape(-1)
@@ -99,34 +95,35 @@ def _ranks_by_batches(scores_for, n_users: int, n_items: int | None, target_inde
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     ranks = np.full(n_users, np.inf)
-    starts = range(0, n_users, batch_size)
-    for start in tqdm(starts, desc="ranking", disable=not show_progress):
+    mask = None  # reused (batch, n_items) boolean block
+    for start in tqdm(range(0, n_users, batch_size), desc="ranking", disable=not show_progress):
         rows = np.arange(start, min(start + batch_size, n_users))
         scores = scores_for(rows)
         n_items = scores.shape[1] if n_items is None else n_items
         if scores.shape != (len(rows), n_items):
-            raise ValueError(f"score block has shape {tuple(scores.shape)}, expected {(len(rows), n_items)}")
+            raise ValueError(f"score block has shape {scores.shape}, expected {(len(rows), n_items)}")
         block_targets = targets[rows]
         if np.any(block_targets >= n_items):
             bad = int(block_targets[block_targets >= n_items][0])
             raise ValueError(f"target index {bad} is outside the catalogue of {n_items} items")
-        ranks[rows] = _block_ranks(scores, block_targets, None if exclude is None else [exclude[r] for r in rows])
+        if mask is None:
+            mask = np.empty((min(batch_size, n_users), n_items), dtype=bool)
+        block_exclude = None if exclude is None else [exclude[r] for r in rows]
+        ranks[rows] = _block_ranks(scores, block_targets, block_exclude, mask[:len(rows)])
     return ranks
 
 
-def _block_ranks(scores, targets: np.ndarray, exclude: list | None) -> np.ndarray:
-    """Ranks for one (b, n_items) score block; `scores` may be modified in place."""
-    import torch
-
+def _block_ranks(scores: np.ndarray, targets: np.ndarray, exclude: list | None,
+                 mask: np.ndarray) -> np.ndarray:
+    """Ranks for one (b, n_items) score block; `scores` is modified in place."""
     found = targets >= 0
-    local = torch.arange(len(targets))
-    target_scores = scores[local, torch.from_numpy(np.where(found, targets, 0))].clone()
+    target_scores = scores[np.arange(len(targets)), np.where(found, targets, 0)]  # a copy
     if exclude is not None:
         rows, cols = _exclusion_pairs(exclude, targets)
-        if len(rows):
-            scores[torch.from_numpy(rows), torch.from_numpy(cols)] = -torch.inf
+        scores[rows, cols] = -np.inf
     # The target compares >= with itself, which supplies the "1 +" of the rank.
-    ranks = (scores >= target_scores[:, None]).sum(dim=1).numpy().astype(np.float64)
+    np.greater_equal(scores, target_scores[:, None], out=mask)
+    ranks = np.count_nonzero(mask, axis=1).astype(np.float64)
     ranks[~found] = np.inf
     return ranks
 
