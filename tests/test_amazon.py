@@ -148,6 +148,10 @@ def test_benchmark_csv_with_and_without_history(tmp_path):
     broken.write_text("user_id,rating,timestamp\nU1,1,5\n")
     with pytest.raises(DataError, match=r"broken\.csv: missing column\(s\) \['parent_asin'\]"):
         amazon.read_benchmark_csv(broken)
+    bad_time = tmp_path / "bad_time.csv"
+    bad_time.write_text("user_id,parent_asin,rating,timestamp\nU1,P1,1,soon\n")
+    with pytest.raises(DataError, match=r"bad_time\.csv: column 'timestamp' is not numeric"):
+        amazon.read_benchmark_csv(bad_time)
 
 
 def test_load_category_reads_both_files_and_reports(tmp_path):

@@ -114,11 +114,17 @@ def read_benchmark_csv(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
     history = (frame["history"].map(lambda s: s.split()) if "history" in frame
                else pd.Series([[] for _ in range(len(frame))], dtype=object))
+    numbers = {}
+    for column, dtype in (("rating", "float64"), ("timestamp", "int64")):
+        try:
+            numbers[column] = pd.to_numeric(frame[column]).astype(dtype)
+        except (ValueError, TypeError) as e:
+            raise DataError(f"{path}: column {column!r} is not numeric ({e})") from None
     return pd.DataFrame({
         "user_id": frame["user_id"].astype(str),
         "item_id": frame["parent_asin"].astype(str),
-        "rating": pd.to_numeric(frame["rating"]).astype("float64"),
-        "timestamp": pd.to_numeric(frame["timestamp"]).astype("int64"),
+        "rating": numbers["rating"],
+        "timestamp": numbers["timestamp"],
         "history": pd.Series(list(history), dtype=object),
     })[EXAMPLE_COLUMNS]
 
