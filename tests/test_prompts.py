@@ -34,8 +34,8 @@ def test_history_is_rendered_oldest_first_with_rating_and_review_of_this_user():
         "Blue Hat|4|Nice hat",                            # review title when there is no text
         "Green Scarf|3.5|Itchy.",
         "Yellow Socks|?|"]                                # missing rating
-    # Another user's rating/review of the same item.
-    assert render_history(["i1"], "u2", interactions, items, PLAIN) == "Red Shoes|1|Terrible"
+    # Another user's rating/review of the same item; items may also be indexed by item id.
+    assert render_history(["i1"], "u2", interactions, items.set_index("item_id"), PLAIN) == "Red Shoes|1|Terrible"
 
 
 def test_review_snippet_is_capped_at_a_word_boundary():
