@@ -193,7 +193,7 @@ def item_vectors_with_stats(embedder: Embedder, item_ids: Sequence[str], texts: 
         for row, vec in zip(missing, fresh):
             cached[(ids[row], hashes[row])] = vec
     if missing or rebuilt:
-        _write_cache(path, cached, current=dict(zip(ids, hashes)))
+        _write_cache(path, cached, current=dict(zip(ids, hashes)), dim=embedder.dim)
     return out, CacheStats(hits=len(ids) - len(missing), encoded=len(missing), rebuilt=rebuilt)
 
 
@@ -212,13 +212,14 @@ def _read_cache(path: Path, dim: int) -> tuple[dict[tuple[str, str], np.ndarray]
         return {}, True
 
 
-def _write_cache(path: Path, cached: dict[tuple[str, str], np.ndarray], current: dict[str, str]) -> None:
+def _write_cache(path: Path, cached: dict[tuple[str, str], np.ndarray], current: dict[str, str],
+                 dim: int) -> None:
     # An item whose text changed keeps only its current vector.
     keep = [(k, v) for k, v in cached.items() if current.get(k[0], k[1]) == k[1]]
     path.parent.mkdir(parents=True, exist_ok=True)
     ids = np.array([k[0] for k, _ in keep], dtype=str)
     hashes = np.array([k[1] for k, _ in keep], dtype=str)
-    vectors = np.stack([v for _, v in keep]).astype(np.float32) if keep else np.zeros((0, 0), np.float32)
+    vectors = np.stack([v for _, v in keep]).astype(np.float32) if keep else np.zeros((0, dim), np.float32)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

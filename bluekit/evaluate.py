@@ -266,7 +266,9 @@ def load_results(path: str | Path) -> list[MethodResult]:
         per_user = pd.DataFrame(m["per_user"])
         if "rank" in per_user:
             per_user["rank"] = per_user["rank"].astype("float64").fillna(np.inf)
-        summary = {k: (float("nan") if v is None else v) for k, v in m["summary"].items()}
+        # null was a non-finite float: an inf median rank (most users' targets missing), else nan
+        summary = {k: (v if v is not None else float("inf") if k == "median_rank" and len(per_user)
+                       else float("nan")) for k, v in m["summary"].items()}
         results.append(MethodResult(m["name"], per_user, summary))
     return results
 
