@@ -126,6 +126,14 @@ def test_in_batch_negatives_are_other_users_positives_only():
     assert alone[0] == pytest.approx(s_a / 0.5, abs=1e-6)
 
 
+def test_exclude_history_keeps_the_users_own_items_out_of_the_negatives():
+    ctx = plane_ctx({"p": 30})
+    reward = infonce(ctx, tau=0.5, num_negatives=2, exclude_history=True)
+    value = reward(completions=["p"], positive=["a"], history=[["b", "not-in-catalogue"]])[0]
+    s = np.cos(np.radians([30, 210]))  # profile vs a (positive) and c (the only negative left)
+    assert value == pytest.approx(s[0] / 0.5 - np.logaddexp(*(s / 0.5)), abs=1e-6)
+
+
 def test_items_to_profile_excludes_same_user_generations_and_picks_the_right_user():
     ctx = plane_ctx({"p1": 10, "p2": 80, "q": 170})
     reward = items_to_profile(ctx, tau=0.5)
@@ -221,6 +229,10 @@ def test_programming_errors_raise_clearly():
         reward(completions=["a"])
     with pytest.raises(KeyError, match="'nope' is not in the reward catalogue"):
         reward(completions=["a"], positive=["nope"])
+    with pytest.raises(RewardError, match="needs a RewardContext"):
+        infonce(None)
+    with pytest.raises(RewardError, match="2..26 choices"):
+        next_item_mcq(toy_context())(completions=["a"], choices=[["boots"]], answer=[0])
 
 
 def test_a_failing_batch_scores_the_floor_and_warns_once(caplog):

@@ -205,10 +205,14 @@ class RewardContext:
     def item_rows(self, item_ids: Sequence[str]) -> np.ndarray:
         return np.array([self.item_row(i) for i in item_ids], dtype=np.int64)
 
+    def known_rows(self, item_ids: Sequence[str]) -> np.ndarray:
+        """Rows of the given items, skipping ids outside the catalogue (for optional columns)."""
+        rows = (self._row_of.get(str(i)) for i in item_ids)
+        return np.array([r for r in rows if r is not None], dtype=np.int64)
+
     def titles_of(self, item_ids: Sequence[str]) -> list[str]:
         """Titles of the given items, skipping ids outside the catalogue."""
-        rows = (self._row_of.get(str(i)) for i in item_ids)
-        return [self.item_titles[r] for r in rows if r is not None]
+        return [self.item_titles[r] for r in self.known_rows(item_ids)]
 
     def nearest_items(self, row: int, k: int) -> np.ndarray:
         """The k items most similar to item ``row`` (itself excluded), nearest first; cached."""
@@ -326,8 +330,12 @@ class Reward:
     through its ``log_metric`` hook as ``<reward name>/<diagnostic>``.
     """
     floor: float = 0.0
+    needs_ctx: bool = False  # True: building the reward without a RewardContext is an error
 
     def __init__(self, ctx: RewardContext | None, name: str):
+        if self.needs_ctx and not isinstance(ctx, RewardContext):
+            raise RewardError(f"reward {name!r} needs a RewardContext (embedder and item catalogue) "
+                              f"as its first argument, got {type(ctx).__name__}")
         self.ctx = ctx
         self.__name__ = name
         self._warned = False

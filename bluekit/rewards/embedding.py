@@ -25,6 +25,7 @@ def _log_softmax_first(logits: np.ndarray) -> float:
 
 class _EmbeddingReward(Reward):
     """Shared: check the ``positive`` column, encode the profiles once, find positive rows."""
+    needs_ctx = True
     needs_positive = True
 
     def check_columns(self, batch: Batch) -> None:
@@ -62,7 +63,7 @@ class InfoNCE(_EmbeddingReward):
 
     def __init__(self, ctx: RewardContext, tau: float = 0.05, num_negatives: int = 32,
                  negatives: str | Sequence[str] = "sampled", scale_by_tau: bool = False,
-                 name: str = "infonce"):
+                 exclude_history: bool = False, name: str = "infonce"):
         super().__init__(ctx, name)
         kinds = [negatives] if isinstance(negatives, str) else list(negatives)
         unknown = [k for k in kinds if k not in NEGATIVE_KINDS]
@@ -72,7 +73,7 @@ class InfoNCE(_EmbeddingReward):
         if tau <= 0 or num_negatives < 0:
             raise RewardError(f"{name}: need tau > 0 and num_negatives >= 0 (got {tau}, {num_negatives})")
         self.tau, self.num_negatives, self.kinds = float(tau), int(num_negatives), kinds
-        self.scale_by_tau = scale_by_tau
+        self.scale_by_tau, self.exclude_history = scale_by_tau, exclude_history
         # Worst case: the positive at cosine -1, every negative at +1.
         floor = -2.0 / self.tau - math.log(1 + max(1, self.num_negatives * len(kinds)))
         self.floor = floor * self.tau if scale_by_tau else floor
@@ -81,9 +82,10 @@ class InfoNCE(_EmbeddingReward):
         """Negative item rows per batch row; the G generations of a user share one set."""
         positives = self.ctx.item_rows(batch.columns["positive"])
         keys = batch.group_keys()
+        histories = batch.columns.get("history") if self.exclude_history else None
         cache: dict[tuple[str, int], np.ndarray] = {}
         out = []
-        for key, pos in zip(keys, positives):
+        for i, (key, pos) in enumerate(zip(keys, positives)):
             if (key, pos) not in cache:
                 parts = []
                 for kind in self.kinds:
@@ -96,6 +98,8 @@ class InfoNCE(_EmbeddingReward):
                         parts.append(positives[[k != key for k in keys]])
                 rows = np.concatenate(parts).astype(np.int64) if parts else np.array([], np.int64)
                 rows = rows[rows != pos]
+                if histories is not None:  # items the user already had are no negatives
+                    rows = rows[~np.isin(rows, self.ctx.known_rows(histories[i] or []))]
                 _, first = np.unique(rows, return_index=True)  # drop duplicates, keep order
                 cache[(key, pos)] = rows[np.sort(first)]
             out.append(cache[(key, pos)])
@@ -114,7 +118,8 @@ class InfoNCE(_EmbeddingReward):
 
 @register("infonce")
 def infonce(ctx: RewardContext, tau: float = 0.05, num_negatives: int = 32,
-            negatives: str | Sequence[str] = "sampled", scale_by_tau: bool = False) -> InfoNCE:
+            negatives: str | Sequence[str] = "sampled", scale_by_tau: bool = False,
+            exclude_history: bool = False) -> InfoNCE:
     """Profile -> items InfoNCE: the log-softmax of the positive item among negatives.
 
     r = s_pos/tau - logsumexp([s_pos, s_neg_1..k] / tau), s = cosine(profile, item). r <= 0, and
@@ -126,6 +131,8 @@ def infonce(ctx: RewardContext, tau: float = 0.05, num_negatives: int = 32,
     (the ``num_negatives`` items nearest to the positive), "in_batch" (the other users'
     positives in this call; rows of the same user are never negatives), or a list of these
     (union). A row left without negatives (in_batch alone, one user) scores s_pos / tau.
+    ``exclude_history=True`` drops items in the row's ``history`` column from its negatives
+    (they are things the user liked, so poor negatives).
 
     >>> from bluekit.rewards import toy_context
     >>> reward = infonce(toy_context(), tau=0.1, num_negatives=3)
@@ -136,7 +143,7 @@ def infonce(ctx: RewardContext, tau: float = 0.05, num_negatives: int = 32,
     >>> good > bad, round(bad, 6) == round(-math.log(4), 6)  # "Likes things." ties with 3 negatives
     (True, True)
     """
-    return InfoNCE(ctx, tau, num_negatives, negatives, scale_by_tau)
+    return InfoNCE(ctx, tau, num_negatives, negatives, scale_by_tau, exclude_history)
 
 
 class ItemsToProfile(_EmbeddingReward):
@@ -189,12 +196,12 @@ class BidirectionalInfoNCE(_EmbeddingReward):
 
     def __init__(self, ctx: RewardContext, alpha: float = 0.5, tau: float = 0.05,
                  num_negatives: int = 32, negatives: str | Sequence[str] = "sampled",
-                 name: str = "bidirectional_infonce"):
+                 exclude_history: bool = False, name: str = "bidirectional_infonce"):
         super().__init__(ctx, name)
         if not 0.0 <= alpha <= 1.0:
             raise RewardError(f"{name}: alpha must lie in [0, 1], got {alpha}")
         self.alpha = float(alpha)
-        self.forward = InfoNCE(ctx, tau, num_negatives, negatives)
+        self.forward = InfoNCE(ctx, tau, num_negatives, negatives, exclude_history=exclude_history)
         self.backward = ItemsToProfile(ctx, tau)
         self.floor = self.alpha * self.forward.floor + (1 - self.alpha) * self.backward.floor
 
@@ -206,12 +213,12 @@ class BidirectionalInfoNCE(_EmbeddingReward):
 
 @register("bidirectional_infonce")
 def bidirectional_infonce(ctx: RewardContext, alpha: float = 0.5, tau: float = 0.05,
-                          num_negatives: int = 32,
-                          negatives: str | Sequence[str] = "sampled") -> BidirectionalInfoNCE:
+                          num_negatives: int = 32, negatives: str | Sequence[str] = "sampled",
+                          exclude_history: bool = False) -> BidirectionalInfoNCE:
     """BLUE's embedding reward: alpha * infonce + (1 - alpha) * items_to_profile.
 
-    Both directions share tau and one encoding of the profiles; ``negatives`` and
-    ``num_negatives`` are those of :func:`infonce`.
+    Both directions share tau and one encoding of the profiles; ``negatives``,
+    ``num_negatives`` and ``exclude_history`` are those of :func:`infonce`.
 
     >>> from bluekit.rewards import toy_context
     >>> reward = bidirectional_infonce(toy_context(), alpha=0.5, tau=0.1, num_negatives=3)
@@ -220,7 +227,7 @@ def bidirectional_infonce(ctx: RewardContext, alpha: float = 0.5, tau: float = 0
     >>> good > bad
     True
     """
-    return BidirectionalInfoNCE(ctx, alpha, tau, num_negatives, negatives)
+    return BidirectionalInfoNCE(ctx, alpha, tau, num_negatives, negatives, exclude_history)
 
 
 class Cosine(_EmbeddingReward):

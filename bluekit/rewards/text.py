@@ -78,9 +78,12 @@ def option_probabilities(model, tokenizer, profiles: Sequence[str],
     device = next(model.parameters()).device
     mask = enc["attention_mask"].to(device)
     position_ids = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding must not shift positions
+    inputs = dict(input_ids=enc["input_ids"].to(device), attention_mask=mask, position_ids=position_ids)
     with torch.no_grad():
-        logits = model(input_ids=enc["input_ids"].to(device), attention_mask=mask,
-                       position_ids=position_ids).logits[:, -1, :].float()
+        try:  # only the last position's logits: skips the vocabulary projection everywhere else
+            logits = model(**inputs, logits_to_keep=1).logits[:, -1, :].float()
+        except TypeError:  # models without the logits_to_keep argument
+            logits = model(**inputs).logits[:, -1, :].float()
     logits = logits.cpu()
     return [torch.softmax(logits[row, letters[:k]], 0).numpy().astype(np.float64)
             for row, k in enumerate(sizes)]
@@ -89,6 +92,7 @@ def option_probabilities(model, tokenizer, profiles: Sequence[str],
 class NextItemMCQ(Reward):
     """Reader probability (or correctness) of the true next item; see :func:`next_item_mcq`."""
     floor = 0.0
+    needs_ctx = True
 
     def __init__(self, ctx: RewardContext, mode: str = "prob", num_choices: int = 4,
                  question: str = MCQ_QUESTION, max_profile_chars: int = 2000,
@@ -105,6 +109,8 @@ class NextItemMCQ(Reward):
         if "choices" in batch.columns and "answer" in batch.columns:
             for choices, answer in zip(batch.columns["choices"], batch.columns["answer"]):
                 self.ctx.item_rows(choices)
+                if not 2 <= len(choices) <= 26:
+                    raise RewardError(f"{self.__name__}: a question needs 2..26 choices, got {choices}")
                 if not 0 <= int(answer) < len(choices):
                     raise RewardError(f"{self.__name__}: answer {answer} is outside its "
                                       f"{len(choices)} choices")
