@@ -96,6 +96,13 @@ def test_hard_negatives_are_the_items_nearest_the_positive(minilm_ctx):
     assert {minilm_ctx.item_ids[r] for r in rows} & {"pan", "blender"}
 
 
+def test_new_item_vectors_refresh_the_hard_negatives():
+    ctx = plane_ctx({})
+    assert list(ctx.nearest_items(0, 1)) == [1]  # a's nearest: b (90 deg) before c (180 deg)
+    ctx.set_item_vecs(np.array([angle(0), angle(180), angle(20)]))
+    assert list(ctx.nearest_items(0, 1)) == [2]
+
+
 # --------------------------------------------------------------------------- hand-computed values
 
 def test_infonce_equals_the_hand_computed_log_softmax():
@@ -250,6 +257,10 @@ def test_a_failing_batch_scores_the_floor_and_warns_once(caplog):
     assert len([r for r in caplog.records if "out of memory" in r.message]) == 1
     ctx.strict = True
     with pytest.raises(RuntimeError):
+        reward(completions=["a"], positive=["boots"])
+    ctx.embedder = HashingEmbedder(dim=8)  # a set-up mistake is loud even when not strict
+    ctx.strict = False
+    with pytest.raises(RewardError, match="item vectors have dim 256"):
         reward(completions=["a"], positive=["boots"])
 
 

@@ -183,6 +183,15 @@ class RewardContext:
         return cls(embedder, list(item_ids), encode(list(item_texts)),
                    list(item_titles if item_titles is not None else item_texts), **kwargs)
 
+    def set_item_vecs(self, item_vecs: np.ndarray) -> None:
+        """Swap in new item vectors (e.g. after a contrastive round of a trainable embedder);
+        rows stay aligned with item_ids and the cached hard negatives are rebuilt on demand."""
+        vecs = _normalise_rows(item_vecs)
+        if vecs.shape[0] != self.num_items:
+            raise RewardError(f"set_item_vecs: {vecs.shape[0]} rows for {self.num_items} items")
+        self.item_vecs = vecs
+        self._neighbours = {}
+
     def __getstate__(self):
         state = dict(self.__dict__)
         if state.get("reader_factory") is not None:
@@ -325,7 +334,8 @@ class Reward:
 
     Subclasses set ``floor`` (the value a broken batch gets) and implement ``score(batch)``
     returning one value per row. Errors inside ``score`` (odd text, a failing model) are logged
-    once and scored ``floor`` unless ``ctx.strict``; bad calls raise :class:`RewardError`.
+    once and scored ``floor`` unless ``ctx.strict``; bad calls and set-up mistakes raise
+    :class:`RewardError`.
     ``score`` may also fill ``self.diagnostics`` (name -> batch mean); under TRL they are logged
     through its ``log_metric`` hook as ``<reward name>/<diagnostic>``.
     """
@@ -352,6 +362,8 @@ class Reward:
         self.diagnostics = {}
         try:
             values = [float(v) for v in self.score(batch)]
+        except RewardError:  # a set-up mistake (wrong embedder, reader without letters): loud
+            raise
         except Exception as error:  # noqa: BLE001 - a reward must not stop a training run
             if self.ctx is not None and self.ctx.strict:
                 raise

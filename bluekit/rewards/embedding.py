@@ -26,11 +26,9 @@ def _log_softmax_first(logits: np.ndarray) -> float:
 class _EmbeddingReward(Reward):
     """Shared: check the ``positive`` column, encode the profiles once, find positive rows."""
     needs_ctx = True
-    needs_positive = True
 
     def check_columns(self, batch: Batch) -> None:
-        if self.needs_positive:
-            self.ctx.item_rows(batch.column("positive", self.__name__))
+        self.ctx.item_rows(batch.column("positive", self.__name__))
 
     def encode(self, batch: Batch) -> np.ndarray:
         vecs = np.asarray(self.ctx.embedder.encode_queries(batch.texts), dtype=np.float32)

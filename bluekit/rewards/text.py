@@ -62,7 +62,10 @@ def option_probabilities(model, tokenizer, profiles: Sequence[str],
     sizes = [len(t) for t in choice_titles]
     if min(sizes) < 2:
         raise RewardError(f"a multiple-choice question needs at least 2 options, got {min(sizes)}")
-    letters = option_letter_ids(tokenizer, max(sizes))  # one token id per letter, after "Answer:"
+    try:
+        letters = option_letter_ids(tokenizer, max(sizes))  # one token id per letter, after "Answer:"
+    except ValueError as error:
+        raise RewardError(f"the reader cannot score options by letter: {error}") from error
     questions = [mcq_prompt(p[:max_profile_chars], [t[:max_title_chars] for t in titles], question)
                  for p, titles in zip(profiles, choice_titles)]
     chat = bool(getattr(tokenizer, "chat_template", None))
