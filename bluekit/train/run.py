@@ -1,0 +1,236 @@
+"""Train the profiler with GRPO end to end, resume a stopped run, and load a trained profiler.
+
+    result = train_profiler(load_config("smoke"))       # -> TrainResult
+    model, tokenizer = load_trained_profiler(result.output_dir)
+
+A run folder ({cfg.train.output_dir}) holds:
+    config.yaml        the full config of the run (bluekit.config.save_config)
+    checkpoint-N/      TRL/transformers checkpoints (the last 2), what a resume starts from
+    metrics.jsonl      every training log line (MetricsCallback)
+    snapshots.jsonl    the panel's profiles over training (SnapshotCallback), for the widgets
+    final/             the LoRA adapter (or the full model with full_finetune) + tokenizer
+    run.json           seed, steps, wall time, reward time, library versions, git commit
+"""
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from bluekit.config import Config, load_config, save_config
+from bluekit.train.backends import choose_backend, load_policy
+from bluekit.train.records import METRICS_FILE, SNAPSHOTS_FILE, TimedReward, read_jsonl
+from bluekit.train.dataset import build_panel, build_train_dataset, split_train_test_users
+from bluekit.train.grpo_config import build_grpo_config, validate_train_config
+
+FINAL_DIR = "final"
+RUN_FILE = "run.json"
+CONFIG_FILE = "config.yaml"
+VERSIONED = ("torch", "transformers", "trl", "peft", "accelerate", "datasets",
+             "sentence-transformers", "unsloth")
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    adapter_dir: Path  # output_dir/final: the adapter (or full model) + tokenizer
+    metrics: pd.DataFrame  # metrics.jsonl as a table, one row per log line
+    train_users: list[str]
+    test_users: list[str]
+    wall_time_s: float  # this process's training time (run.json also has the total over resumes)
+    global_step: int = 0
+    reward_time_s: dict[str, float] = field(default_factory=dict)
+
+
+def load_metrics(run_dir: str | Path) -> pd.DataFrame:
+    """metrics.jsonl of a run as a DataFrame (training log lines and panel/... lines)."""
+    return pd.DataFrame(read_jsonl(Path(run_dir) / METRICS_FILE))
+
+
+def load_snapshots(run_dir: str | Path) -> pd.DataFrame:
+    """snapshots.jsonl of a run: one row per (step, user) with text, embedding, rewards."""
+    return pd.DataFrame(read_jsonl(Path(run_dir) / SNAPSHOTS_FILE))
+
+
+def last_checkpoint(run_dir: str | Path) -> str | None:
+    """The newest checkpoint-N folder of a run, or None."""
+    from transformers.trainer_utils import get_last_checkpoint
+    run_dir = Path(run_dir)
+    return get_last_checkpoint(str(run_dir)) if run_dir.is_dir() else None
+
+
+def load_reader(profiler_cfg) -> tuple:
+    """A separate, frozen copy of the initial profiler: the reader of the text-space reward."""
+    from bluekit.llm import load_causal_lm
+    model, tokenizer = load_causal_lm(profiler_cfg.model, profiler_cfg.cache_dir, profiler_cfg.dtype)
+    model.eval().requires_grad_(False)
+    return model, tokenizer
+
+
+def reward_context(cfg: Config, prepared, embedder, item_vecs):
+    """The RewardContext over the prepared catalogue; the reader LLM loads only if a reward asks."""
+    from bluekit.rewards import RewardContext
+    items = prepared.items
+    return RewardContext(embedder=embedder, item_ids=items["item_id"].astype(str).tolist(),
+                         item_vecs=item_vecs, item_titles=items["title"].astype(str).tolist(),
+                         seed=cfg.train.seed,
+                         reader_factory=functools.partial(load_reader, cfg.profiler))
+
+
+def train_profiler(cfg: Config, prepared=None, embedder=None, item_vecs=None, resume: bool = True,
+                   progress: bool = True, extra_callbacks: list | None = None) -> TrainResult:
+    """GRPO-train the profiler on the training users; see the module docstring for the outputs.
+
+    prepared / embedder / item_vecs: pass them when already built (notebooks), else they are
+    loaded from cfg. resume=True continues from the last checkpoint in output_dir (its
+    global_step, optimizer and RNG state); resume=False starts over and clears old logs.
+    """
+    validate_train_config(cfg.train)  # fail on bad settings before anything heavy loads
+    if choose_backend(cfg.train) == "unsloth":
+        import unsloth  # noqa: F401 - Unsloth patches transformers/TRL: import it before them
+
+    import transformers
+    from trl import GRPOTrainer
+
+    from bluekit.rewards import build_reward_funcs
+    from bluekit.train.callbacks import MetricsCallback, SnapshotCallback
+
+    out = Path(cfg.train.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prepared, embedder, item_vecs = _inputs(cfg, prepared, embedder, item_vecs)
+    train_users, test_users = split_train_test_users(prepared, cfg)
+    save_config(cfg, out / CONFIG_FILE)
+
+    transformers.set_seed(cfg.train.seed)  # LoRA init and sampling repeat for a seed
+    policy = load_policy(cfg.profiler, cfg.train)
+    ctx = reward_context(cfg, prepared, embedder, item_vecs)
+    funcs, weights = build_reward_funcs(cfg.train.rewards, ctx)
+    timings: dict[str, float] = {}
+    reward_funcs = [TimedReward(f, timings, log_stats=(i == 0)) for i, f in enumerate(funcs)]
+    dataset = build_train_dataset(prepared, train_users, cfg, policy.tokenizer, seed=cfg.train.seed)
+    panel = build_panel(prepared, test_users[: cfg.train.panel_users], cfg, policy.tokenizer,
+                        seed=cfg.train.seed)
+
+    args = build_grpo_config(cfg.train, str(out), progress=progress, reward_weights=weights)
+    callbacks = [MetricsCallback(out),
+                 SnapshotCallback(panel, cfg.train.snapshot_every, policy.tokenizer, ctx,
+                                  cfg.train.rewards, out, cfg.train.max_completion_length,
+                                  cfg.profiler.generation_batch_size, cfg.train.seed),
+                 *(extra_callbacks or [])]
+    trainer = GRPOTrainer(model=policy.model, reward_funcs=reward_funcs, args=args,
+                          train_dataset=dataset, processing_class=policy.tokenizer,
+                          peft_config=policy.peft_config, callbacks=callbacks)
+    if not progress:
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ProgressCallback)
+
+    checkpoint = last_checkpoint(out) if resume else None
+    if checkpoint is None:  # a fresh start: old logs would mix two runs
+        for name in (METRICS_FILE, SNAPSHOTS_FILE):
+            (out / name).unlink(missing_ok=True)
+    start = time.time()
+    trainer.train(resume_from_checkpoint=checkpoint)
+    wall = time.time() - start
+
+    final = out / FINAL_DIR
+    trainer.model.save_pretrained(str(final))
+    policy.tokenizer.save_pretrained(str(final))
+    step = int(trainer.state.global_step)
+    _write_run_file(out, cfg, step, wall, timings, checkpoint, policy.backend,
+                    len(train_users), len(test_users))
+    return TrainResult(out, final, load_metrics(out), train_users, test_users, wall, step,
+                       dict(timings))
+
+
+def _inputs(cfg: Config, prepared, embedder, item_vecs):
+    if prepared is None:
+        from bluekit.data import load_prepared
+        prepared = load_prepared(cfg.data)
+    if embedder is None:
+        from bluekit.embed import Embedder
+        embedder = Embedder.from_config(cfg.embed)
+    if item_vecs is None:
+        from bluekit.embed import item_vectors
+        items = prepared.items
+        item_vecs = item_vectors(embedder, items["item_id"].tolist(), items["text"].tolist(),
+                                 cfg.embed.cache_dir)
+    return prepared, embedder, item_vecs
+
+
+def _versions() -> dict[str, str]:
+    versions = {}
+    for name in VERSIONED:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def git_commit() -> str | None:
+    """The kit's git commit (with "-dirty" when files changed), or None outside a checkout."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("-dirty" if dirty else "")
+
+
+def _write_run_file(out: Path, cfg: Config, step: int, wall: float, timings: dict,
+                    checkpoint: str | None, backend: str, n_train: int, n_test: int) -> None:
+    previous = json.loads((out / RUN_FILE).read_text()) if checkpoint and (out / RUN_FILE).exists() else {}
+    run = {
+        "name": cfg.name, "seed": cfg.train.seed, "global_step": step,
+        "max_steps": cfg.train.max_steps, "backend": backend,
+        "resumed_from": checkpoint, "wall_time_s": round(wall, 3),
+        "total_wall_time_s": round(previous.get("total_wall_time_s", 0.0) + wall, 3),
+        "reward_time_s": {k: round(v, 3) for k, v in timings.items()},
+        "train_users": n_train, "test_users": n_test, "profiler": cfg.profiler.model,
+        "embedder": cfg.embed.model, "versions": _versions(), "git_commit": git_commit(),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    tmp = out / (RUN_FILE + ".tmp")
+    tmp.write_text(json.dumps(run, indent=1))
+    os.replace(tmp, out / RUN_FILE)
+
+
+def load_trained_profiler(run_dir: str | Path):
+    """(model, tokenizer) of a finished run, ready for generation: base + adapter merged.
+
+    Reads the run's config.yaml to load the same base profiler, then applies final/ (a LoRA
+    adapter) or loads final/ itself (full_finetune). Left padding, eval mode.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    run_dir = Path(run_dir)
+    final = run_dir / FINAL_DIR
+    if not final.is_dir():
+        raise FileNotFoundError(f"{final} not found: train first (python -m bluekit train) or "
+                                f"point to a run folder that has {FINAL_DIR}/")
+    cfg = load_config(run_dir / CONFIG_FILE)
+    if (final / "adapter_config.json").exists():
+        from peft import PeftModel
+
+        from bluekit.llm import load_causal_lm
+        base, _ = load_causal_lm(cfg.profiler.model, cfg.profiler.cache_dir, cfg.profiler.dtype)
+        model = PeftModel.from_pretrained(base, str(final)).merge_and_unload()
+    else:
+        model = AutoModelForCausalLM.from_pretrained(str(final))
+    tokenizer = AutoTokenizer.from_pretrained(str(final))
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.eval()
+    return model, tokenizer
