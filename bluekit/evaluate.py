@@ -7,7 +7,8 @@ the target's rank; methods are compared per user with a paired test.
 
 Rank rule: rank = 1 + number of OTHER items whose score is >= the target's score, so ties
 count against the target (a constant query, e.g. all zeros, ranks its target last). A target
-missing from the catalogue gets rank inf (it scores 0 on every metric).
+missing from the catalogue gets rank inf (it scores 0 on every metric). With
+exclude_history the user's history items leave the ranking, but never the target itself.
 
     ranks = target_ranks(query_vecs, item_vecs, target_index)
     result = evaluate_queries("last item", query_vecs, item_vecs, examples, item_index)
