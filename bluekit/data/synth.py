@@ -30,14 +30,14 @@ import gzip
 import json
 import os
 import string
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.3"
 DEMO_AMAZON_CATEGORIES = ("Clothing_Shoes_and_Jewelry", "Sports_and_Outdoors", "Books")
 DEMO_GOOGLE_STATE = "Demo_City"
 DEMO_DOMAINS = (*DEMO_AMAZON_CATEGORIES, DEMO_GOOGLE_STATE)
@@ -45,7 +45,7 @@ TIERS = ("budget", "mid", "premium")
 
 # How users behave; the numbers set the headroom (see the module docstring).
 P_STAY_ON_FOCUS = 0.8      # the focus sub-category usually stays from one pick to the next
-P_EXPLORE = 0.07           # an off-taste pick (low rating)
+P_EXPLORE = 0.10           # an off-taste pick (low rating): a profile that reads ratings skips it
 P_FAVOURITE_BRAND = 0.75   # the pick comes from one of the user's favourite brands
 P_OWN_TIER = 0.8           # the pick is in the user's price tier
 P_OWN_DEPARTMENT = 0.85    # Clothing: men's / women's items for the user's own department
@@ -333,11 +333,11 @@ TIER_WORDS = {  # how items say their tier, and how a profile says the user's
                "review": "great value for the price", "local": "affordable, cheap eats and low prices",
                "book": "Mass Market Paperback", "book_desc": "an inexpensive mass-market paperback edition"},
     "mid": {"feature": "Mid-range {noun} with a reliable, well-made build",
-            "desc": "a reliable mid-range", "profile": "mid-range, moderately priced",
+            "desc": "a reliable mid-range", "profile": "mid-range",
             "review": "solid quality for a fair price", "local": "moderately priced, mid-range",
             "book": "Paperback", "book_desc": "a standard paperback edition"},
     "premium": {"feature": "Premium high-end {noun} with luxury materials and craftsmanship",
-                "desc": "a premium, high-end", "profile": "premium, high-end luxury",
+                "desc": "a premium, high-end", "profile": "premium, high-end",
                 "review": "pricey but premium quality", "local": "upscale, pricey, high-end",
                 "book": "Hardcover", "book_desc": "a premium collector's hardcover edition"},
 }
@@ -641,6 +641,9 @@ def simulate(domain: str, users: list[LatentUser], items: list[Item], tastes: li
     events, final_focus = [], []
     for user, taste in zip(users, tastes):
         n_events = int(rng.integers(MIN_EVENTS, MAX_EVENTS + 1))
+        # in a small world, don't let a user buy up every item they like
+        available = sum(len(index.by_key[(s.plural,)]) for s in taste.liked)
+        n_events = min(n_events, max(MIN_EVENTS, int(0.7 * available)))
         times = _timeline(n_events, rng)
         focus = int(rng.choice(len(taste.liked), p=taste.weights))
         used: set = set()
@@ -694,7 +697,7 @@ def _rating(user: LatentUser, taste: DomainTastes, item: Item, explore: bool,
             rng: np.random.Generator) -> int:
     """Ratings follow the match between item and taste: liked sub-category, brand, tier."""
     if explore:
-        score = 2.3
+        score = 2.1
     else:
         score = 4.5
         score += 0.3 if item.brand in taste.favourites.get(item.sub.plural, ()) else -0.2
@@ -933,23 +936,58 @@ def _local_meta(item: Item, stats: tuple, related: list[str], rng: np.random.Gen
 # Ceiling profiles
 # ----------------------------------------------------------------------------------------
 def ceiling_text(domain: str, user: LatentUser, taste: DomainTastes, focus: str) -> str:
-    """What a perfect profiler could say: current focus first, then brand, tier, broader tastes."""
-    favourites = taste.favourites[focus]
-    others = [s.plural for s in taste.liked if s.plural != focus]
-    also = f" Also likes {_join(others)}." if others else ""
-    tier = TIER_WORDS[user.tier]["profile"]
+    """What a perfect profiler could say about the next pick: the current focus, the favourite
+    brands (authors, neighbourhoods) and the price tier. The broader tastes are left to
+    `broad_text`: listing them pulls the embedding away from what comes next."""
+    return profile_text(domain, focus, taste.favourites[focus], user.tier, user.department)
+
+
+def profile_text(domain: str, focus: str, favourites: list[str], tier: str, department: str) -> str:
+    """The ceiling's wording, shared with `history_profile`.
+
+    >>> print(profile_text("Clothing_Shoes_and_Jewelry", "hiking boots", ["Northpeak", "Alpenglow"],
+    ...                    "mid", "men's"))
+    Currently shopping for men's hiking boots from Northpeak and Alpenglow, at mid-range prices.
+    """
+    brands = _join(favourites)
     if domain == "Books":
-        fmt = TIER_WORDS[user.tier]["book"].lower()
-        return (f"Currently reading {focus}, especially books by {_join(favourites)}; "
-                f"prefers {fmt} editions.{also}")
+        fmt = TIER_WORDS[tier]["book"].lower()
+        return f"Currently reading {focus}, especially books by {brands}; prefers {fmt} editions."
+    words = TIER_WORDS[tier]["profile"]
     if domain == DEMO_GOOGLE_STATE:
-        focus_noun = next(s.noun for s in taste.liked if s.plural == focus)
-        return (f"Lately going to {focus} around {_join(favourites)}; "
-                f"likes {tier} places, a {focus_noun} in {favourites[0]}.{also}")
-    department = user.department if domain == "Clothing_Shoes_and_Jewelry" else ""
-    department = f"{department} " if department else ""
-    return (f"Currently shopping for {department}{focus} from {_join(favourites)}, "
-            f"{tier} prices.{also}")
+        return f"Lately going to {focus} around {brands}; prefers {words} places."
+    department = f"{department} " if domain == "Clothing_Shoes_and_Jewelry" and department else ""
+    return f"Currently shopping for {department}{focus} from {brands}, at {words} prices."
+
+
+def history_profile(domain: str, history: list[Item], ratings: list[float]) -> str:
+    """A profile a careful reader of the history alone could write (no oracle): the latest
+    well-rated item's sub-category as the focus, the brands seen most often for it, the usual
+    tier; items rated 2 or less are ignored. It should land between the raw history and the
+    ceiling, which also knows the focus after a switch."""
+    liked = [it for it, r in zip(history, ratings) if r >= 3] or history
+    history = liked
+    focus = history[-1].sub
+    related = [it for it in history if (it.sub == focus if domain == "Books" else it.sub.theme == focus.theme)]
+    brand_counts = Counter(it.brand for it in (history if domain == DEMO_GOOGLE_STATE else related))
+    top = brand_counts.most_common(2)
+    favourites = [b for b, n in top if n >= max(2, top[0][1] // 2)] or [top[0][0]]
+    tier = Counter(it.tier for it in history).most_common(1)[0][0]
+    departments = Counter(it.department for it in history if it.department and it.sub.department == "g")
+    department = departments.most_common(1)[0][0].lower() if departments else ""
+    return profile_text(domain, focus.plural, favourites, tier, department)
+
+
+def broad_text(domain: str, user: LatentUser, taste: DomainTastes) -> str:
+    """The user's whole taste in one sentence: themes and liked sub-categories.
+
+    >>> user = make_users(1, seed=0)[0]
+    >>> taste = domain_tastes(user, "Sports_and_Outdoors", {}, np.random.default_rng(0))
+    >>> broad_text("Sports_and_Outdoors", user, taste).startswith("Into ")
+    True
+    """
+    themes = _join([THEMES[t] for t in user.themes])
+    return f"Into {themes}: {_join([s.plural for s in taste.liked])}."
 
 
 def _join(words: list[str]) -> str:
@@ -1100,6 +1138,7 @@ def _truth_rows(domain: str, users: list[LatentUser], world: DomainWorld) -> lis
             "favourites": taste.favourites, "focus": focus, "focus_theme": sub.theme,
             "n_interactions": int(n_events[user.index]),
             "ceiling": ceiling_text(domain, user, taste, focus),
+            "broad": broad_text(domain, user, taste),
         })
         rows.append(row)
     return rows
@@ -1152,7 +1191,8 @@ def ceiling_profiles(out_dir: str | Path, domain: str) -> dict[str, str]:
 
 def truth(out_dir: str | Path, domain: str) -> pd.DataFrame:
     """The latent tastes per user, one row each: user_id, latent_user, themes, top_theme, tier,
-    department, liked, liked_weights, favourites, focus, focus_theme, n_interactions, ceiling
+    department, liked, liked_weights, favourites, focus, focus_theme, n_interactions, ceiling,
+    broad (the whole taste in a sentence)
     (and amazon_user_id for Demo_City, which maps its digit ids to the Amazon ids)."""
     return pd.DataFrame(_truth_records(out_dir, domain))
 
@@ -1176,20 +1216,24 @@ def headroom_report(out_dir: str | Path, encode, domains=DEMO_DOMAINS, history_i
                     exclude_history: bool = False) -> pd.DataFrame:
     """Recall@k and MRR of the last item per user under full ranking, for four kinds of query:
     random vectors, the raw history text (titles of the last `history_items` items, oldest
-    first), the mean of the history item embeddings, and the ceiling profile.
+    first), the mean of the history item embeddings, the last history item's embedding, a
+    rule-written profile from the history (`history_profile`) and the ceiling profile.
 
     encode(list[str]) -> np.ndarray of L2-normalised rows (e.g. a SentenceTransformer's
     encode with normalize_embeddings=True). exclude_history=True drops every item of the
     user's history from the ranking (nobody buys the same item twice in this world); by
     default history items compete, as in the paper's full ranking.
     """
+    manifest = json.loads((Path(out_dir) / "manifest.json").read_text(encoding="utf-8"))
+    _, worlds = build_world(manifest["n_users"], manifest["n_items"], manifest["seed"])
     rows = []
     for domain in domains:
+        truth_items = {it.item_id: it for it in worlds[domain].items}
         metas, reviews = _read_raw(Path(out_dir), domain)
         item_ids = [m.get("parent_asin") or m.get("gmap_id") for m in metas]
         position = {item_id: i for i, item_id in enumerate(item_ids)}
         item_vecs = encode([item_text(m) for m in metas])
-        sequences = _sequences(reviews)
+        sequences, ratings = _sequences(reviews)
         ceiling = ceiling_profiles(out_dir, domain)
         users = sorted(sequences)[:max_users] if max_users else sorted(sequences)
         targets = np.array([position[sequences[u][-1]] for u in users])
@@ -1199,6 +1243,10 @@ def headroom_report(out_dir: str | Path, encode, domains=DEMO_DOMAINS, history_i
             "random": np.random.default_rng(seed).normal(size=(len(users), item_vecs.shape[1])),
             "raw_history": encode(["; ".join(titles[i] for i in h) for h in histories]),
             "mean_history": np.stack([item_vecs[h].mean(axis=0) for h in histories]),
+            "last_item": item_vecs[[h[-1] for h in histories]],
+            "history_profile": encode([history_profile(domain, [truth_items[item_ids[i]] for i in h],
+                                                       ratings[u][:-1][-len(h):])
+                                       for u, h in zip(users, histories)]),
             "ceiling": encode([ceiling[u] for u in users]),
         }
         row = {"domain": domain, "users": len(users), "items": len(item_ids)}
@@ -1225,13 +1273,15 @@ def _read_raw(out: Path, domain: str) -> tuple[list[dict], list[dict]]:
     return read(files[1]), read(files[0])
 
 
-def _sequences(reviews: list[dict]) -> dict[str, list[str]]:
-    """user_id -> item ids in time order."""
+def _sequences(reviews: list[dict]) -> tuple[dict[str, list[str]], dict[str, list[float]]]:
+    """user_id -> item ids in time order, and user_id -> their ratings in the same order."""
     by_user: dict = defaultdict(list)
     for r in reviews:
         time = r.get("timestamp", r.get("sortTimestamp", r.get("time")))
-        by_user[r["user_id"]].append((time, r.get("parent_asin") or r.get("gmap_id")))
-    return {u: [i for _, i in sorted(events)] for u, events in by_user.items()}
+        by_user[r["user_id"]].append((time, r.get("parent_asin") or r.get("gmap_id"), r["rating"]))
+    ordered = {u: sorted(events) for u, events in by_user.items()}
+    return ({u: [e[1] for e in events] for u, events in ordered.items()},
+            {u: [float(e[2]) for e in events] for u, events in ordered.items()})
 
 
 def _main() -> None:
