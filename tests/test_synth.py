@@ -251,7 +251,10 @@ def test_ceiling_beats_raw_history_which_beats_random(tmp_path, embedder):
     report = synth.headroom_report(tmp_path, embedder.encode_queries,
                                    domains=["Clothing_Shoes_and_Jewelry"], exclude_history=True)
     row = report.iloc[0]
-    assert row["recall@10_ceiling"] > row["recall@10_raw_history"]
-    assert row["recall@10_ceiling"] >= 0.2
+    # Measured for seeds 0-3: ceiling 0.84-0.96, last item 0.59-0.69, raw history 0.38-0.58,
+    # random 0.08-0.10 (80 users, 160 items, history excluded from the ranking).
+    assert row["recall@10_ceiling"] >= 1.4 * row["recall@10_raw_history"]
+    assert row["recall@10_ceiling"] > row["recall@10_last_item"]
+    assert row["recall@10_raw_history"] >= 2 * row["recall@10_random"]
     assert row["mrr_ceiling"] > row["mrr_raw_history"] > row["mrr_random"]
     assert row["mrr_mean_history"] > row["mrr_random"]

@@ -48,6 +48,7 @@ P_STAY_ON_FOCUS = 0.8      # the focus sub-category usually stays from one pick 
 P_EXPLORE = 0.10           # an off-taste pick (low rating): a profile that reads ratings skips it
 P_FAVOURITE_BRAND = 0.75   # the pick comes from one of the user's favourite brands
 P_OWN_TIER = 0.8           # the pick is in the user's price tier
+P_TWO_BRANDS = 0.4         # share of users (per theme) with two favourite brands rather than one
 P_OWN_DEPARTMENT = 0.85    # Clothing: men's / women's items for the user's own department
 MIN_EVENTS, MAX_EVENTS = 8, 30  # interactions per user and domain
 
@@ -486,7 +487,8 @@ def make_users(n_users: int, seed: int) -> list[LatentUser]:
         chosen = [theme_names[i] for i in rng.choice(len(theme_names), n_themes, replace=False)]
         weights = np.sort(rng.dirichlet(np.full(n_themes, 2.0)))[::-1]
         themes = {t: round(float(w), 3) for t, w in zip(chosen, weights)}
-        theme_brands = {t: _pick(rng, THEME_BRANDS[t], 1 + int(rng.random() < 0.4)) for t in chosen}
+        theme_brands = {t: _pick(rng, THEME_BRANDS[t], 1 + int(rng.random() < P_TWO_BRANDS))
+                        for t in chosen}
         users.append(LatentUser(
             index=index,
             amazon_id=_unique(_amazon_user_id, rng, seen_amazon),
