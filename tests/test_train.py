@@ -252,6 +252,7 @@ def test_resume_continues_from_the_checkpoint_step(tmp_path, world, hashing):
     assert logged == [1, 2, 3, 4, 5]  # one log line per step across both runs
     snap_steps = sorted({r["step"] for r in read_jsonl(resumed.output_dir / "snapshots.jsonl")})
     assert snap_steps == [0, 3, 5]
+    assert sorted(p.name for p in resumed.output_dir.glob("checkpoint-*")) == ["checkpoint-3", "checkpoint-5"]
 
     # the LoRA adapter moved the merged weights away from the base model
     from bluekit.llm import build_tiny_model
@@ -261,6 +262,11 @@ def test_resume_continues_from_the_checkpoint_step(tmp_path, world, hashing):
     assert not torch.allclose(q_trained, base.model.layers[0].self_attn.q_proj.weight)
     assert torch.equal(trained.model.layers[0].mlp.up_proj.weight,
                        base.model.layers[0].mlp.up_proj.weight)  # not a LoRA target
+
+    # starting over (resume=False) clears the old run's checkpoints and logs
+    fresh = run(tiny_cfg(tmp_path, **{**lora, "train.max_steps": 1}), world, hashing, resume=False)
+    assert not list(fresh.output_dir.glob("checkpoint-*"))
+    assert [r["step"] for r in read_jsonl(fresh.output_dir / "metrics.jsonl") if "reward" in r] == [1]
 
 
 # --------------------------------------------------------------------------- learning

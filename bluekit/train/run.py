@@ -17,6 +17,7 @@ import functools
 import importlib.metadata
 import json
 import os
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -85,12 +86,15 @@ def reward_context(cfg: Config, prepared, embedder, item_vecs):
 
 
 def train_profiler(cfg: Config, prepared=None, embedder=None, item_vecs=None, resume: bool = True,
-                   progress: bool = True, extra_callbacks: list | None = None) -> TrainResult:
+                   progress: bool = True, extra_callbacks: list | None = None,
+                   reward_timings: dict | None = None) -> TrainResult:
     """GRPO-train the profiler on the training users; see the module docstring for the outputs.
 
     prepared / embedder / item_vecs: pass them when already built (notebooks), else they are
     loaded from cfg. resume=True continues from the last checkpoint in output_dir (its
     global_step, optimizer and RNG state); resume=False starts over and clears old logs.
+    extra_callbacks: more TrainerCallbacks (live plots). reward_timings: a dict that collects
+    seconds spent in each reward while training runs (the step benchmark reads it).
     """
     validate_train_config(cfg.train)  # fail on bad settings before anything heavy loads
     if choose_backend(cfg.train) == "unsloth":
@@ -112,7 +116,7 @@ def train_profiler(cfg: Config, prepared=None, embedder=None, item_vecs=None, re
     policy = load_policy(cfg.profiler, cfg.train)
     ctx = reward_context(cfg, prepared, embedder, item_vecs)
     funcs, weights = build_reward_funcs(cfg.train.rewards, ctx)
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = reward_timings if reward_timings is not None else {}
     reward_funcs = [TimedReward(f, timings, log_stats=(i == 0)) for i, f in enumerate(funcs)]
     dataset = build_train_dataset(prepared, train_users, cfg, policy.tokenizer, seed=cfg.train.seed)
     panel = build_panel(prepared, test_users[: cfg.train.panel_users], cfg, policy.tokenizer,
@@ -133,11 +137,17 @@ def train_profiler(cfg: Config, prepared=None, embedder=None, item_vecs=None, re
         trainer.remove_callback(ProgressCallback)
 
     checkpoint = last_checkpoint(out) if resume else None
-    if checkpoint is None:  # a fresh start: old logs would mix two runs
+    if checkpoint is None:  # a fresh start: old logs and checkpoints would mix two runs
         for name in (METRICS_FILE, SNAPSHOTS_FILE):
             (out / name).unlink(missing_ok=True)
+        for old in out.glob("checkpoint-*"):
+            shutil.rmtree(old, ignore_errors=True)
     start = time.time()
-    trainer.train(resume_from_checkpoint=checkpoint)
+    quiet = _quiet_embedder(embedder)  # no progress bar per reward call
+    try:
+        trainer.train(resume_from_checkpoint=checkpoint)
+    finally:
+        quiet()
     wall = time.time() - start
 
     final = out / FINAL_DIR
@@ -163,6 +173,18 @@ def _inputs(cfg: Config, prepared, embedder, item_vecs):
         item_vecs = item_vectors(embedder, items["item_id"].tolist(), items["text"].tolist(),
                                  cfg.embed.cache_dir)
     return prepared, embedder, item_vecs
+
+
+def _quiet_embedder(embedder):
+    """Turn the embedder's progress bars off; returns a function that restores them."""
+    if not hasattr(embedder, "show_progress"):
+        return lambda: None
+    before = embedder.show_progress
+    embedder.show_progress = False
+
+    def restore():
+        embedder.show_progress = before
+    return restore
 
 
 def _versions() -> dict[str, str]:

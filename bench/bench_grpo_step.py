@@ -1,0 +1,152 @@
+"""Where does a GRPO step's time go? Generation, reward and update, per setting, on this machine.
+
+Each setting runs a few real GRPO steps through bluekit.train.train_profiler on the cpu-demo
+data (demo world + all-MiniLM-L6-v2 rewards). Per step: generation = time inside the policy's
+`generate` (wrapped), reward = time inside the reward callables (TimedReward), update = the
+rest of the step (log-probs, loss, backward, optimizer). The first step is a warm-up and is
+not counted. Goal: reward under 10% of a step.
+
+    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_grpo_step.py                 # everything (~6-10 min)
+    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_grpo_step.py --only tiny smol-r8-attn
+    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_grpo_step.py --steps 6
+
+The machine is shared: compare rows of one run, and expect 2 threads to be noisy.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SMOL_LORA = {"profiler.model": "smollm2-135m", "train.full_finetune": False}
+ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
+ALL_LINEAR = ATTENTION + ["gate_proj", "up_proj", "down_proj"]
+
+# name -> config overrides on top of the cpu-demo preset
+SETTINGS: dict[str, dict] = {
+    "tiny": {"profiler.model": "tiny", "train.full_finetune": True},
+    "smol-r8-attn": {**SMOL_LORA, "train.lora_r": 8, "train.lora_alpha": 16,
+                     "train.lora_target_modules": ATTENTION},
+    "smol-r8-attn-bf16": {**SMOL_LORA, "train.lora_r": 8, "train.lora_alpha": 16,
+                          "train.lora_target_modules": ATTENTION, "train.bf16": True},
+    "smol-r16-attn": {**SMOL_LORA, "train.lora_r": 16, "train.lora_alpha": 32,
+                      "train.lora_target_modules": ATTENTION},
+    "smol-r8-all": {**SMOL_LORA, "train.lora_r": 8, "train.lora_alpha": 16,
+                    "train.lora_target_modules": ALL_LINEAR},
+    "smol-r8-attn-48tok": {**SMOL_LORA, "train.lora_r": 8, "train.lora_alpha": 16,
+                           "train.lora_target_modules": ATTENTION,
+                           "train.max_completion_length": 48},
+}
+
+
+def step_timer():
+    """A TrainerCallback that wraps model.generate and times each step's parts."""
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        def __init__(self):
+            self.generation = 0.0
+            self.rows: list[dict] = []
+            self.reward_timings: dict[str, float] = {}
+
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            original = model.generate
+
+            def timed_generate(*a, **kw):
+                start = time.perf_counter()
+                try:
+                    return original(*a, **kw)
+                finally:
+                    self.generation += time.perf_counter() - start
+            model.generate = timed_generate  # the trainer generates with this very object
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.start = time.perf_counter()
+            self.gen0 = self.generation
+            self.reward0 = sum(self.reward_timings.values())
+
+        def on_step_end(self, args, state, control, **kwargs):
+            total = time.perf_counter() - self.start
+            gen = self.generation - self.gen0
+            reward = sum(self.reward_timings.values()) - self.reward0
+            self.rows.append({"total": total, "generation": gen, "reward": reward,
+                              "update": total - gen - reward})
+    return StepTimer()
+
+
+def run_setting(name: str, overrides: dict, steps: int, workspace, out_root: Path,
+                preset: str = "cpu-demo", common: dict | None = None) -> dict:
+    from bluekit.config import load_config
+    from bluekit.train import train_profiler
+
+    cfg = load_config(preset, {
+        **(common or {}), **overrides, "train.max_steps": steps, "train.save_steps": 10_000,
+        "train.panel_users": 0, "train.output_dir": str(out_root / name)})
+    timer = step_timer()
+    start = time.perf_counter()
+    result = train_profiler(cfg, prepared=workspace.prepared, embedder=workspace.embedder,
+                            item_vecs=workspace.item_vecs, resume=False, progress=False,
+                            extra_callbacks=[timer], reward_timings=timer.reward_timings)
+    wall = time.perf_counter() - start
+    measured = timer.rows[1:] or timer.rows  # step 1 warms caches up
+    med = {k: statistics.median(r[k] for r in measured) for k in ("total", "generation", "reward",
+                                                                  "update")}
+    lengths = result.metrics.get("completions/mean_length")
+    return {"setting": name, **med, "reward_share": med["reward"] / med["total"],
+            "completion_tokens": float(lengths.dropna().mean()) if lengths is not None else float("nan"),
+            "wall_incl_setup": wall, "steps": len(measured)}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=4, help="steps per setting (first is warm-up)")
+    parser.add_argument("--only", nargs="*", choices=list(SETTINGS), help="subset of settings")
+    parser.add_argument("--preset", default="cpu-demo", help="preset the settings modify")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override for every setting, e.g. --set profiler.max_history_items=5")
+    args = parser.parse_args(argv)
+    import yaml
+    common = {k: yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.set)}
+
+    import torch
+    from bluekit import pipeline
+    from bluekit.config import load_config
+
+    threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
+    torch.set_num_threads(threads)
+    print(f"torch threads: {threads}; preparing cpu-demo data and item vectors ...", flush=True)
+    cfg = load_config(args.preset, common)
+    workspace = pipeline.workspace(cfg)
+    print(f"{args.preset} {common or ''}: {cfg.train.per_device_train_batch_size} completions/step "
+          f"({cfg.train.num_generations} per user), rewards "
+          + ", ".join(f"{r.name} x{r.weight}" for r in cfg.train.rewards), flush=True)
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.only or SETTINGS:
+            print(f"  {name} ...", flush=True)
+            rows.append(run_setting(name, SETTINGS[name], args.steps, workspace, Path(tmp),
+                                    args.preset, common))
+
+    header = (f"{'setting':<20} {'s/step':>7} {'generate':>9} {'reward':>7} {'update':>7} "
+              f"{'reward %':>8} {'tokens':>6} {'wall s':>7}")
+    print("\nmedian seconds per GRPO step (steps 2..N)\n" + header + "\n" + "-" * len(header))
+    for r in rows:
+        print(f"{r['setting']:<20} {r['total']:7.2f} {r['generation']:9.2f} {r['reward']:7.3f} "
+              f"{r['update']:7.2f} {100 * r['reward_share']:7.1f}% {r['completion_tokens']:6.1f} "
+              f"{r['wall_incl_setup']:7.1f}")
+
+
+if __name__ == "__main__":
+    main()
