@@ -265,7 +265,7 @@ def test_resume_continues_from_the_checkpoint_step(tmp_path, world, hashing):
 
     # starting over (resume=False) clears the old run's checkpoints and logs
     fresh = run(tiny_cfg(tmp_path, **{**lora, "train.max_steps": 1}), world, hashing, resume=False)
-    assert not list(fresh.output_dir.glob("checkpoint-*"))
+    assert [p.name for p in fresh.output_dir.glob("checkpoint-*")] == ["checkpoint-1"]
     assert [r["step"] for r in read_jsonl(fresh.output_dir / "metrics.jsonl") if "reward" in r] == [1]
 
 
