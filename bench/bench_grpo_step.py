@@ -6,11 +6,31 @@ data (demo world + all-MiniLM-L6-v2 rewards). Per step: generation = time inside
 rest of the step (log-probs, loss, backward, optimizer). The first step is a warm-up and is
 not counted. Goal: reward under 10% of a step.
 
-    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_grpo_step.py                 # everything (~6-10 min)
-    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_grpo_step.py --only tiny smol-r8-attn
-    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_grpo_step.py --steps 6
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_grpo_step.py --only tiny smol-r8-attn
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_grpo_step.py --steps 6 \
+        --set profiler.max_history_items=6 --set profiler.prompt_token_budget=96
 
-The machine is shared: compare rows of one run, and expect 2 threads to be noisy.
+--set applies to every setting (e.g. a shorter prompt); --preset picks the base preset.
+
+What matters on CPU is the prompt length: each step runs the model over 8 x (prompt +
+completion) tokens for generation and again for the update. With cpu-demo's ~450-token
+prompts a SmolLM2 step took 68 s (2 threads); with a brief ~140-token prompt 15-21 s (one
+thread), bf16 (AMX CPUs) 1.4x faster than fp32; the reward (MiniLM) stays under 1% of a step.
+
+Measured 2026-11-25 (this 2-core Xeon with AMX, quiet, OMP_NUM_THREADS=1, 4 steps, brief
+~140-token prompts: --set profiler.template=<brief> --set profiler.max_history_items=6
+--set profiler.prompt_token_budget=96; s/step = generate + reward + update):
+
+    setting               s/step  generate  reward  update reward %  tokens
+    tiny (full)             0.23      0.07   0.061    0.10    26.6%    32.0
+    smol-r8-attn (fp32)    20.76      9.28   0.074   11.62     0.4%    27.7
+    smol-r8-attn-bf16      15.12      6.30   0.073    8.58     0.5%    27.8
+    smol-r16-attn          21.24      9.30   0.073   11.87     0.3%    26.6
+    smol-r8-all            23.32     10.08   0.073   13.25     0.3%    27.0
+    smol-r8-attn-48tok     25.64     12.76   0.100   12.96     0.4%    34.7
+
+The machine is shared: compare rows of one run. Two torch threads next to other jobs stall
+badly (the same step 5 s, then 90 s); one thread is steady, so use OMP_NUM_THREADS=1 there.
 """
 from __future__ import annotations
 
