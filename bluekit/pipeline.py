@@ -41,17 +41,16 @@ class Workspace:
 
 
 def workspace(cfg: Config, embedder=None) -> Workspace:
-    from bluekit.data import load_prepared, prep
+    from bluekit.data import load_prepared
     from bluekit.embed import Embedder, item_vectors
+    from bluekit.train.dataset import split_train_test_users
 
     prepared = load_prepared(cfg.data)
     embedder = embedder or Embedder.from_config(cfg.embed)
     items = prepared.items
     vecs = item_vectors(embedder, items.item_id.tolist(), items.text.tolist(), cfg.embed.cache_dir)
-    train_users, test_users = prep.split_users(
-        prepared.splits.test, cfg.eval.test_user_fraction, cfg.data.seed)
-    test_users = sorted(test_users)[: cfg.eval.test_users] if cfg.eval.test_users else sorted(test_users)
-    return Workspace(cfg, prepared, embedder, vecs, sorted(train_users), test_users)
+    train_users, test_users = split_train_test_users(prepared, cfg)
+    return Workspace(cfg, prepared, embedder, vecs, train_users, test_users)
 
 
 def _eval_kwargs(ws: Workspace) -> dict:
