@@ -142,6 +142,7 @@ def train_profiler(cfg: Config, prepared=None, embedder=None, item_vecs=None, re
             (out / name).unlink(missing_ok=True)
         for old in out.glob("checkpoint-*"):
             shutil.rmtree(old, ignore_errors=True)
+    commit = git_commit()  # the code that trains, before anyone edits it during a long run
     start = time.time()
     quiet = _quiet_embedder(embedder)  # no progress bar per reward call
     try:
@@ -155,7 +156,7 @@ def train_profiler(cfg: Config, prepared=None, embedder=None, item_vecs=None, re
     policy.tokenizer.save_pretrained(str(final))
     step = int(trainer.state.global_step)
     _write_run_file(out, cfg, step, wall, timings, checkpoint, policy.backend,
-                    len(train_users), len(test_users))
+                    len(train_users), len(test_users), commit)
     return TrainResult(out, final, load_metrics(out), train_users, test_users, wall, step,
                        dict(timings))
 
@@ -211,7 +212,8 @@ def git_commit() -> str | None:
 
 
 def _write_run_file(out: Path, cfg: Config, step: int, wall: float, timings: dict,
-                    checkpoint: str | None, backend: str, n_train: int, n_test: int) -> None:
+                    checkpoint: str | None, backend: str, n_train: int, n_test: int,
+                    commit: str | None) -> None:
     previous = json.loads((out / RUN_FILE).read_text()) if checkpoint and (out / RUN_FILE).exists() else {}
     run = {
         "name": cfg.name, "seed": cfg.train.seed, "global_step": step,
@@ -220,7 +222,7 @@ def _write_run_file(out: Path, cfg: Config, step: int, wall: float, timings: dic
         "total_wall_time_s": round(previous.get("total_wall_time_s", 0.0) + wall, 3),
         "reward_time_s": {k: round(v, 3) for k, v in timings.items()},
         "train_users": n_train, "test_users": n_test, "profiler": cfg.profiler.model,
-        "embedder": cfg.embed.model, "versions": _versions(), "git_commit": git_commit(),
+        "embedder": cfg.embed.model, "versions": _versions(), "git_commit": commit,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     tmp = out / (RUN_FILE + ".tmp")
@@ -242,15 +244,18 @@ def load_trained_profiler(run_dir: str | Path):
         raise FileNotFoundError(f"{final} not found: train first (python -m bluekit train) or "
                                 f"point to a run folder that has {FINAL_DIR}/")
     cfg = load_config(run_dir / CONFIG_FILE)
+    tokenizer = None
     if (final / "adapter_config.json").exists():
         from peft import PeftModel
 
         from bluekit.llm import load_causal_lm
-        base, _ = load_causal_lm(cfg.profiler.model, cfg.profiler.cache_dir, cfg.profiler.dtype)
+        base, tokenizer = load_causal_lm(cfg.profiler.model, cfg.profiler.cache_dir,
+                                         cfg.profiler.dtype)
         model = PeftModel.from_pretrained(base, str(final)).merge_and_unload()
     else:
         model = AutoModelForCausalLM.from_pretrained(str(final))
-    tokenizer = AutoTokenizer.from_pretrained(str(final))
+    if (final / "tokenizer_config.json").exists() or tokenizer is None:
+        tokenizer = AutoTokenizer.from_pretrained(str(final))  # published runs use the base's
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
