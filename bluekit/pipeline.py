@@ -3,6 +3,7 @@
     ws = workspace(load_config("cpu-demo"))   # data -> items embedded -> users split
     baseline_results(ws)                      # random, popularity, last item, mean, raw text (+ ceiling)
     profile_results(ws, run_dir)              # untrained vs trained profiler on held-out users
+    profiler_result(ws, name, run_dir)        # one profiler's profiles, evaluated
 """
 from __future__ import annotations
 
@@ -84,21 +85,31 @@ def generate_test_profiles(ws: Workspace, model, tokenizer, show_progress: bool 
     return dict(zip(ex.user_id, texts))
 
 
-def profile_results(ws: Workspace, run_dir: str | Path | None = None) -> list:
-    """Untrained vs trained profiler profiles on the held-out users, with the profiles saved."""
+def profiler_result(ws: Workspace, name: str, run_dir: str | Path | None = None,
+                    save_to: str | Path | None = None):
+    """Greedy profiles of the held-out users, embedded and ranked: the untrained profiler
+    (run_dir None) or a trained run's. save_to: a JSON file for the profiles (user -> text)."""
     from bluekit import baselines
     from bluekit.llm import load_causal_lm
     from bluekit.train import load_trained_profiler
 
+    if run_dir is None:
+        p = ws.cfg.profiler
+        model, tok = load_causal_lm(p.model, p.cache_dir, p.dtype)
+    else:
+        model, tok = load_trained_profiler(run_dir)
+    profiles = generate_test_profiles(ws, model, tok)
+    if save_to is not None:
+        write_json_atomic(save_to, profiles)
+    return baselines.evaluate_texts(name, profiles, ws.test_examples, **_eval_kwargs(ws))
+
+
+def profile_results(ws: Workspace, run_dir: str | Path | None = None) -> list:
+    """Untrained vs trained profiler on the held-out users; profiles saved in the run folder."""
     run_dir = Path(run_dir or ws.cfg.train.output_dir)
-    kw = _eval_kwargs(ws)
-    model, tok = load_causal_lm(ws.cfg.profiler.model, ws.cfg.profiler.cache_dir, ws.cfg.profiler.dtype)
-    untrained = generate_test_profiles(ws, model, tok)
-    model, tok = load_trained_profiler(run_dir)
-    trained = generate_test_profiles(ws, model, tok)
-    write_json_atomic(run_dir / "test_profiles.json", {"untrained": untrained, "trained": trained})
-    return [baselines.evaluate_texts("untrained profiler", untrained, ws.test_examples, **kw),
-            baselines.evaluate_texts("trained profiler (GRPO)", trained, ws.test_examples, **kw)]
+    return [profiler_result(ws, "untrained profiler", None, run_dir / "test_profiles_untrained.json"),
+            profiler_result(ws, "trained profiler (GRPO)", run_dir,
+                            run_dir / "test_profiles_trained.json")]
 
 
 def save_table(results: list, stem: str | Path) -> pd.DataFrame:
