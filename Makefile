@@ -19,6 +19,7 @@ help:
 	@echo "make test      the test suite (includes every notebook executed headless)"
 	@echo "make lab       JupyterLab with the bluekit kernel"
 	@echo "make bench     benchmarks that print throughput numbers"
+	@echo "make train-long  the ~1 h CPU run whose adapter is published in data/pretrained/cpu-long"
 
 install: $(STAMP)
 
@@ -41,7 +42,13 @@ test: install
 
 bench: install
 	OMP_NUM_THREADS=1 $(PY) bench/bench_evaluate.py
-	OMP_NUM_THREADS=2 $(PY) bench/bench_grpo_step.py
+	OMP_NUM_THREADS=1 $(PY) bench/bench_grpo_step.py
+
+# About an hour on 2 cores; publishes the adapter, logs and snapshots for the notebooks.
+train-long: install
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m bluekit train --config cpu-long --fresh
+	$(PY) -m bluekit publish runs/cpu-long/train cpu-long \
+	  --command "OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} python -m bluekit train --config cpu-long --fresh"
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

@@ -5,6 +5,7 @@
     python -m bluekit baselines --config cpu-demo
     python -m bluekit train --config cpu-demo --set train.max_steps=20
     python -m bluekit evaluate --config cpu-demo --run runs/demo/train
+    python -m bluekit publish runs/cpu-long/train cpu-long   # what `make train-long` ends with
     python -m bluekit demo --out runs/demo          # what `make demo` runs
 """
 from __future__ import annotations
@@ -76,6 +77,12 @@ def cmd_evaluate(args) -> None:
     print(pipeline.save_table(results, Path(cfg.eval.out_dir) / "profiles").to_string())
 
 
+def cmd_publish(args) -> None:
+    from bluekit.train import publish_run
+    dest = publish_run(args.run, args.name, args.command)
+    print(f"published {args.run} as {dest}")
+
+
 def cmd_demo(args) -> None:
     from bluekit.notebooks import execute_notebook, read_record
     out = Path(args.out)
@@ -113,6 +120,12 @@ def main(argv: list[str] | None = None) -> None:
     p = with_config(sub.add_parser("evaluate", help="evaluate untrained vs trained profiles"))
     p.add_argument("--run", default=None, help="training run folder (default: train.output_dir)")
     p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("publish", help="copy a finished run's adapter and logs to data/pretrained/")
+    p.add_argument("run", help="training run folder, e.g. runs/cpu-long/train")
+    p.add_argument("name", help="published name, e.g. cpu-long")
+    p.add_argument("--command", default="make train-long",
+                   help="the command that produced the run (written into its README)")
+    p.set_defaults(func=cmd_publish)
     p = sub.add_parser("demo", help="run the tutorial notebooks headless (make demo)")
     p.add_argument("--config", default="cpu-demo")
     p.add_argument("--out", default="runs/demo")

@@ -6,7 +6,8 @@
 
 Modules: dataset (training rows and the snapshot panel), grpo_config (build_grpo_config,
 validation), backends (load_policy), callbacks (metrics.jsonl and snapshots.jsonl writers),
-records (JSONL helpers, diversity, reward timing), run (train_profiler, load_trained_profiler).
+records (JSONL helpers, diversity, reward timing), run (train_profiler, load_trained_profiler),
+pretrained (runs published under data/pretrained/, e.g. `make train-long`).
 
 Importing this package does not import transformers or TRL (names load on first use), so the
 GPU path can import Unsloth before them.
@@ -19,6 +20,7 @@ _EXPORTS = {
     "records": ["TimedReward", "distinct_n", "mean_words", "read_jsonl"],
     "dataset": ["build_panel", "build_train_dataset", "examples_for_users", "split_train_test_users"],
     "grpo_config": ["build_grpo_config", "grpo_kwargs", "validate_train_config"],
+    "pretrained": ["pretrained_run", "publish_run"],
     "run": ["TrainResult", "last_checkpoint", "load_metrics", "load_snapshots",
             "load_trained_profiler", "train_profiler"],
 }
