@@ -46,3 +46,9 @@ def test_notebook_runs_headless(executed, name):
     if name.startswith("02"):
         ceiling = record["ceiling (true tastes)"]["recall@10"]
         assert ceiling > record["random"]["recall@10"]
+    if name.startswith("03"):
+        assert record["empty_worst_format"] is True
+        assert record["ceiling_win_rate"] > 0.5  # InfoNCE prefers true tastes to a generic profile
+    if name.startswith("04"):
+        assert record["steps"] == 4 and record["n_test_users"] == 40  # the smoke preset's numbers
+        assert 0 <= record["trained_recall@10"] <= 1
