@@ -52,6 +52,7 @@ def publish_run(run_dir: str | Path, name: str, command: str,
     dest = Path(root) / name
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a published folder is for everyone
     for rel in PUBLISHED_FILES:
         (staging / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(run_dir / rel, staging / rel)
@@ -66,8 +67,8 @@ def _readme(name: str, command: str, run: dict) -> str:
     return f"""# Published training run: {name}
 
 Produced by `{command}` from a clone at commit {run.get('git_commit') or 'unknown'}
-(seed {run.get('seed')}, {run.get('global_step')} GRPO steps, {run.get('wall_time_s', 0):.0f} s of
-training on {run.get('backend')}). `config.yaml` is the full config of the run;
+(seed {run.get('seed')}, {run.get('global_step')} GRPO steps, {run.get('wall_time_s', 0):.0f} s of training,
+backend {run.get('backend')}). `config.yaml` is the full config of the run;
 `run.json` has the library versions and timings.
 
 This is the LONG CPU run (`make train-long`), not the 8-minute `make demo` run. Label it as
