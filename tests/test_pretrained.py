@@ -1,0 +1,73 @@
+"""The published cpu-long run (`make train-long`): it loads, it is what the code's preset says,
+and publishing copies exactly what the notebooks need."""
+import json
+
+import pytest
+import torch
+
+from bluekit.config import load_config
+from bluekit.train import (load_metrics, load_snapshots, load_trained_profiler, pretrained_run,
+                           publish_run)
+from bluekit.train.pretrained import PUBLISHED_FILES
+
+
+def test_published_config_is_the_cpu_long_preset_of_this_code():
+    recorded = load_config(pretrained_run("cpu-long") / "config.yaml")
+    assert recorded.to_dict() == load_config("cpu-long").to_dict()
+
+
+def test_published_run_logged_every_step_and_snapshotted_start_to_end():
+    run = pretrained_run("cpu-long")
+    cfg = load_config(run / "config.yaml")
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["global_step"] == cfg.train.max_steps and meta["seed"] == cfg.train.seed
+    metrics = load_metrics(run)
+    train_steps = set(metrics.loc[metrics["reward"].notna(), "step"].astype(int))
+    assert train_steps == set(range(1, cfg.train.max_steps + 1))
+    snapshots = load_snapshots(run)
+    assert {0, cfg.train.max_steps} <= set(snapshots.step)
+    assert snapshots.groupby("step").user_id.nunique().eq(cfg.train.panel_users).all()
+    assert "make train-long" in (run / "README.md").read_text()
+
+
+@pytest.mark.slow
+def test_published_adapter_loads_onto_smollm2_and_changes_it():
+    from bluekit.llm import load_causal_lm
+
+    run = pretrained_run("cpu-long")
+    cfg = load_config(run / "config.yaml")
+    trained, tok = load_trained_profiler(run)
+    base, _ = load_causal_lm(cfg.profiler.model, cfg.profiler.cache_dir, cfg.profiler.dtype)
+    name = "model.layers.0.self_attn.q_proj.weight"
+    delta = (trained.state_dict()[name] - base.state_dict()[name]).abs().max().item()
+    assert 0 < delta < 1  # the LoRA update is merged in, and it is an update, not a new model
+    prompt = tok.apply_chat_template([{"role": "user", "content": "Describe a hiker."}],
+                                     tokenize=False, add_generation_prompt=True)
+    ids = tok(prompt, return_tensors="pt")
+    with torch.no_grad():
+        out = trained.generate(**ids, max_new_tokens=12, do_sample=False)
+    assert tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+
+def test_publish_copies_the_adapter_logs_and_command_and_names_what_is_missing(tmp_path):
+    run = tmp_path / "run"
+    for rel in PUBLISHED_FILES:
+        (run / rel).parent.mkdir(parents=True, exist_ok=True)
+        (run / rel).write_text("{}" if rel.endswith(".json") else "x")
+    (run / "run.json").write_text(json.dumps({"seed": 3, "global_step": 7, "git_commit": "abc"}))
+    (run / "checkpoint-5").mkdir()  # checkpoints are not published
+    dest = publish_run(run, "mine", "make train-long", root=tmp_path / "pretrained")
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == sorted(
+        [*PUBLISHED_FILES, "README.md"])
+    readme = (dest / "README.md").read_text()
+    assert "`make train-long`" in readme and "seed 3" in readme and "abc" in readme
+    assert pretrained_run("mine", root=tmp_path / "pretrained") == dest
+    publish_run(run, "mine", "again", root=tmp_path / "pretrained")  # republishing replaces
+    assert "`again`" in (dest / "README.md").read_text()
+    assert not list((tmp_path / "pretrained").glob(".*"))  # no staging folder left behind
+
+    (run / "final" / "adapter_model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="adapter_model.safetensors"):
+        publish_run(run, "broken", "x", root=tmp_path / "pretrained")
+    with pytest.raises(FileNotFoundError, match="no published run 'nope'.*mine"):
+        pretrained_run("nope", root=tmp_path / "pretrained")
