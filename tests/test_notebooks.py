@@ -17,7 +17,8 @@ def executed(tmp_path_factory):
     def run(name):
         if name not in cache:
             cache[name] = read_record(execute_notebook(NOTEBOOKS / name, out / name,
-                                                       parameters={"PRESET": "smoke"}, timeout=900))
+                                                       parameters={"PRESET": "smoke", "RESUME": False},
+                                                       timeout=900))
         return cache[name]
     return run
 
@@ -50,5 +51,5 @@ def test_notebook_runs_headless(executed, name):
         assert record["empty_worst_format"] is True
         assert record["ceiling_win_rate"] > 0.5  # InfoNCE prefers true tastes to a generic profile
     if name.startswith("04"):
-        assert record["steps"] == 4 and record["n_test_users"] == 40  # the smoke preset's numbers
+        assert record["steps"] == 4 and 0 < record["n_test_users"] <= 40  # smoke: 4 steps, <= 40 users
         assert 0 <= record["trained_recall@10"] <= 1
