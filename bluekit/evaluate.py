@@ -311,10 +311,25 @@ def paired_test(a: MethodResult, b: MethodResult, metric: str = "ndcg@10", n_boo
     rng = np.random.default_rng(seed)
     boot = diff[rng.integers(0, len(diff), size=(n_boot, len(diff)))].mean(axis=1)
     tail = (1 - confidence) / 2
-    return {"metric": metric, "mean_a": float(x.mean()), "mean_b": float(y.mean()),
+    return {"a": a.name, "b": b.name, "metric": metric,
+            "mean_a": float(x.mean()), "mean_b": float(y.mean()),
             "mean_diff": float(diff.mean()), "p_value": p_value, "n": int(len(diff)),
             "ci_low": float(np.quantile(boot, tail)), "ci_high": float(np.quantile(boot, 1 - tail)),
+            "confidence": confidence,
             "test": "wilcoxon signed-rank (zsplit) + paired bootstrap CI"}
+
+
+def describe_test(test: dict) -> str:
+    """One readable line for a paired_test result (b's change over a, so + means b is better).
+
+    >>> describe_test({"a": "untrained", "b": "trained", "metric": "mrr", "mean_a": 0.0188,
+    ...                "mean_b": 0.0294, "mean_diff": -0.0106, "ci_low": -0.019, "ci_high": -0.0013,
+    ...                "p_value": 3.57e-05, "n": 240})
+    'mrr: untrained 0.0188 -> trained 0.0294 (change +0.0106, 95% CI [+0.0013, +0.019]), Wilcoxon p = 3.57e-05, n = 240'
+    """
+    return (f"{test['metric']}: {test['a']} {test['mean_a']:.3g} -> {test['b']} {test['mean_b']:.3g} "
+            f"(change {-test['mean_diff']:+.3g}, {test.get('confidence', 0.95):.0%} CI [{-test['ci_high']:+.3g}, {-test['ci_low']:+.3g}]), "
+            f"Wilcoxon p = {test['p_value']:.3g}, n = {test['n']}")
 
 
 def _align(pa: pd.DataFrame, pb: pd.DataFrame, metric: str) -> pd.DataFrame:
