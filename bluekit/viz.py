@@ -15,7 +15,7 @@ def reward_columns(metrics: pd.DataFrame) -> list[str]:
 
 def reward_curves(metrics: pd.DataFrame, max_steps: int | None = None, smooth: int = 5) -> go.Figure:
     """Total reward and each reward component per training step, raw (faint) and smoothed."""
-    train = metrics[metrics.get("reward").notna()] if "reward" in metrics else metrics.iloc[0:0]
+    train = metrics[metrics["reward"].notna()] if "reward" in metrics else metrics.iloc[0:0]
     fig = go.Figure()
     for column in (["reward"] if "reward" in train else []) + reward_columns(train):
         label = column.removeprefix("rewards/").removesuffix("/mean")

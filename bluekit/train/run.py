@@ -254,8 +254,9 @@ def load_trained_profiler(run_dir: str | Path):
         model = PeftModel.from_pretrained(base, str(final)).merge_and_unload()
     else:
         model = AutoModelForCausalLM.from_pretrained(str(final))
+    # A run saves its tokenizer in final/; a published LoRA run leaves it out and uses the base's.
     if (final / "tokenizer_config.json").exists() or tokenizer is None:
-        tokenizer = AutoTokenizer.from_pretrained(str(final))  # published runs use the base's
+        tokenizer = AutoTokenizer.from_pretrained(str(final))
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
