@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 
 PRESET_DIR = Path(__file__).parent / "presets"
+# The official Amazon Reviews 2023 timestamp-split cut points (Unix ms), typed once here.
+AMAZON_TIMESTAMP_CUTS = (1628643414042, 1658002729837)
 
 
 class ConfigError(ValueError):
@@ -35,7 +37,7 @@ class DataConfig:
     seed: int = 0
     k_core: int = 5
     split: str = "last_out"  # last_out | timestamp
-    timestamp_cuts: list[int] = field(default_factory=lambda: [1628643414042, 1658002729837])
+    timestamp_cuts: list[int] = field(default_factory=lambda: list(AMAZON_TIMESTAMP_CUTS))
     max_history: int = 50
     lenient: bool = False  # skip (and count) malformed lines instead of raising
     item_text_template: str | None = None  # None = the source's default template

@@ -17,10 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .schema import EXAMPLE_COLUMNS, DataError, Domain, LoadReport
+from bluekit.config import AMAZON_TIMESTAMP_CUTS as TIMESTAMP_CUTS  # typed once, in config
 
-# The official Amazon Reviews 2023 timestamp-split cut points (Unix ms).
-TIMESTAMP_CUTS = (1628643414042, 1658002729837)
+from .schema import EXAMPLE_COLUMNS, DataError, Domain, LoadReport
 
 # Item-text templates: str.format over title, category, description, features, categories,
 # store, price, address (lists joined with ", "; price "" when unknown). Empty fields leave
