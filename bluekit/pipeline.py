@@ -34,6 +34,11 @@ class Workspace:
         test = self.prepared.splits.test
         return test[test.user_id.isin(set(self.test_users))].reset_index(drop=True)
 
+    def reward_context(self):
+        """The rewards' RewardContext over this workspace's catalogue (reader loads on first use)."""
+        from bluekit.train.run import reward_context
+        return reward_context(self.cfg, self.prepared, self.embedder, self.item_vecs)
+
     @property
     def train_examples(self) -> pd.DataFrame:
         """Training users' validation examples (second-last item = target): what RL trains on."""
