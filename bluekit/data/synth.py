@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 GENERATOR_VERSION = "1.3"
 DEMO_AMAZON_CATEGORIES = ("Clothing_Shoes_and_Jewelry", "Sports_and_Outdoors", "Books")
@@ -60,288 +61,31 @@ _END_FROM = dt.datetime(2021, 10, 1, tzinfo=dt.timezone.utc)
 _END_TO = dt.datetime(2023, 9, 1, tzinfo=dt.timezone.utc)
 
 # ----------------------------------------------------------------------------------------
-# Vocabulary. Sub-category lines: "plural|title noun|category path|base price|adjectives|features"
-# (Books: "plural|tagline|category path|base price|-|about"; Demo_City:
-# "plural|singular|google categories|-|name suffixes|what they offer").
+# Vocabulary: the word tables in bluekit/data/demo_words/*.yaml (each file says its fields)
 # ----------------------------------------------------------------------------------------
-THEMES = {
-    "trail": "trail & outdoor", "running": "running & fitness", "yoga": "yoga & wellness",
-    "classic": "classic & formal", "street": "streetwear & urban", "cozy": "cozy & relaxed",
-    "winter": "winter & snow", "beach": "beach & water", "family": "kids & family",
-    "vintage": "vintage & retro",
-}
+WORDS_DIR = Path(__file__).with_name("demo_words")
 
-THEME_BRANDS = {  # shared by Clothing and Sports: a user's favourite brand carries over
-    "trail": ["Northpeak", "Alpenglow", "Ridgeline", "Cairnwood", "Timberhawk"],
-    "running": ["Stridewell", "Pacepoint", "Fleetfoot", "Kinetix", "Swiftline"],
-    "yoga": ["Lotusleaf", "Zenmotion", "Stillwater", "Sundaria", "Mettamade"],
-    "classic": ["Ashford & Reeve", "Bellcourt", "Kingsley", "Whitmore", "Harrowgate"],
-    "street": ["Blocktide", "Kurbside", "Neonrail", "Graffik", "Stoopline"],
-    "cozy": ["Hearthside", "Snugwell", "Emberlane", "Woolhaven", "Softnest"],
-    "winter": ["Frostline", "Polarhaus", "Snowdrift", "Icefall", "Tundrix"],
-    "beach": ["Saltwave", "Tidepool", "Coralbay", "Sunreef", "Breakwater"],
-    "family": ["Little Sprout", "Tumbletots", "Kidsy", "Playnest", "Jellybean"],
-    "vintage": ["Oldtown Supply", "Heirloom Co.", "Brass Anchor", "Rustwood", "Copperfield"],
-}
 
-CLOTHING = {  # department mark after the plural: g = men's/women's, w = women's, - = none
-    "trail": """
-hiking boots;g|Hiking Boot|Shoes>Outdoor>Hiking & Trekking|95|Waterproof Leather,Mid-Cut Trail,Lightweight Suede|waterproof membrane keeps feet dry on wet trails;lugged rubber outsole grips rocky terrain;padded ankle collar for long hikes
-rain jackets;g|Rain Jacket|Clothing>Active>Active Outerwear|80|Packable Waterproof,Breathable Hooded,Lightweight Shell|seam-sealed shell sheds heavy rain;adjustable hood with brim;packs into its own pocket
-fleece jackets;g|Fleece Jacket|Clothing>Coats & Jackets>Fleece|55|Full-Zip Polar,Grid Fleece,Sherpa-Lined|warm polar fleece for cool mornings on the trail;zippered hand pockets;layers under a shell
-hiking socks;g|Merino Hiking Socks (3 Pairs)|Clothing>Socks & Hosiery>Hiking Socks|22|Cushioned Crew,Moisture-Wicking,Quarter-Length|merino wool blend wicks sweat on long hikes;cushioned heel and toe;seamless toe prevents blisters""",
-    "running": """
-running shoes;g|Running Shoe|Shoes>Athletic>Running>Road Running|110|Cushioned Road,Lightweight Breathable,Responsive Mesh|responsive foam midsole for daily miles;breathable engineered mesh upper;durable outsole for road running
-running shorts;g|Running Shorts|Clothing>Active>Active Shorts|32|5-Inch Split,Lightweight Lined,Quick-Dry|quick-dry fabric for hot runs;built-in liner and zip pocket;reflective details
-compression tights;g|Compression Running Tights|Clothing>Active>Active Leggings|55|High-Rise,Thermal,Graduated|graduated compression supports muscles while running;side phone pocket;reflective trim
-running shirts;g|Running Shirt|Clothing>Active>Active Shirts & Tees|28|Moisture-Wicking,Short Sleeve Performance,Seamless Knit|moisture-wicking knit keeps you dry on runs;flatlock seams prevent chafing;lightweight and breathable""",
-    "yoga": """
-yoga leggings;w|Yoga Leggings|Clothing>Active>Yoga>Leggings|58|High-Waisted Buttery Soft,Squat-Proof,7/8 Length|buttery-soft stretch fabric for yoga flows;high waistband stays put in every pose;four-way stretch
-sports bras;w|Sports Bra|Clothing>Active>Sports Bras|35|Medium Support,Racerback,Padded Longline|medium support for yoga and pilates;removable pads;soft brushed fabric
-yoga tops;g|Yoga Top|Clothing>Active>Yoga>Tops|30|Flowy Open-Back,Cropped,Relaxed Fit|flowy breathable top for yoga class;soft modal blend;relaxed fit moves with you
-grip socks;-|Yoga Grip Socks (2 Pairs)|Clothing>Socks & Hosiery>Yoga Socks|16|Non-Slip,Toeless,Pilates Barre|non-slip silicone grips for yoga and barre;toeless design;snug arch support""",
-    "classic": """
-dress shirts;g|Dress Shirt|Clothing>Shirts>Dress Shirts|60|Slim Fit Non-Iron,Classic Oxford,Spread Collar|wrinkle-free cotton for the office;crisp spread collar;tailored fit
-oxford shoes;g|Oxford Dress Shoe|Shoes>Oxfords|130|Leather Cap-Toe,Classic Brogue,Polished Calfskin|polished leather upper for formal occasions;Goodyear-welted sole;cushioned leather insole
-wool blazers;g|Wool Blazer|Clothing>Suits & Sport Coats>Blazers|180|Tailored Two-Button,Classic Navy,Italian Wool|tailored blazer for business and weddings;fully lined;notch lapel
-silk ties;-|Silk Tie|Accessories>Neckties|35|Handmade Striped,Classic Solid,Woven Paisley|hand-finished silk for formal wear;classic width;gift box included""",
-    "street": """
-high-top sneakers;g|High-Top Sneaker|Shoes>Fashion Sneakers|90|Retro Leather,Chunky Platform,Canvas|street-style high-top silhouette;padded collar;bold colorway
-hoodies;g|Pullover Hoodie|Clothing>Fashion Hoodies & Sweatshirts|55|Oversized Heavyweight,Graphic Print,Boxy Fit|heavyweight fleece streetwear hoodie;dropped shoulders and oversized fit;kangaroo pocket
-graphic t-shirts;g|Graphic T-Shirt|Clothing>Shirts>T-Shirts|25|Oversized Cotton,Vintage Wash,Logo Print|bold screen-printed street graphic;heavyweight cotton;relaxed boxy fit
-snapback caps;-|Snapback Cap|Accessories>Hats & Caps>Baseball Caps|28|Flat Brim,Embroidered Logo,Structured|flat-brim streetwear cap;embroidered logo;adjustable snapback""",
-    "cozy": """
-house slippers;g|House Slipper|Shoes>Slippers|30|Memory Foam,Faux Fur Lined,Moccasin|memory foam cushioning for lounging at home;plush lining;non-slip indoor sole
-flannel pajama sets;g|Flannel Pajama Set|Clothing>Sleep & Lounge>Pajama Sets|40|Plaid Cotton,Brushed,Button-Down|soft brushed flannel for cozy nights in;drawstring pants;relaxed fit
-knit cardigans;g|Knit Cardigan|Clothing>Sweaters>Cardigans|55|Chunky Cable,Open-Front,Oversized|chunky cozy knit for chilly evenings;deep front pockets;soft yarn
-bathrobes;g|Plush Bathrobe|Clothing>Sleep & Lounge>Robes|45|Fleece Hooded,Waffle Knit,Shawl Collar|plush fleece robe for lazy weekends;tie waist belt;two patch pockets""",
-    "winter": """
-parkas;g|Insulated Parka|Clothing>Coats & Jackets>Down & Parkas|190|Down-Filled,Hooded Winter,Faux Fur Trim|down insulation for sub-zero winters;windproof shell;fleece-lined hood
-snow boots;g|Snow Boot|Shoes>Boots>Snow Boots|85|Insulated Waterproof,Lace-Up Winter,Fleece-Lined|insulated for snow and ice;waterproof rubber shell;warm removable liner
-beanies;-|Knit Beanie|Accessories>Hats & Caps>Skullies & Beanies|20|Cuffed Wool,Fleece-Lined,Chunky Knit|warm knit beanie for winter;fleece lining;stretchy cuff
-thermal base layers;g|Thermal Base Layer Set|Clothing>Underwear>Thermal Underwear|50|Merino,Midweight,Fleece-Lined|thermal base layer for skiing and cold days;traps body heat;stretchy and moisture-wicking""",
-    "beach": """
-swim trunks;g|Swim Trunks|Clothing>Swim>Board Shorts|30|Quick-Dry,Tropical Print,Stretch Board|quick-dry swim fabric for the beach;mesh liner;tropical print
-sandals;g|Flip-Flop Sandal|Shoes>Sandals|28|Arch Support,Cushioned Beach,Waterproof Slide|waterproof beach sandal;contoured arch support;soft toe post
-polarized sunglasses;-|Polarized Sunglasses|Accessories>Sunglasses & Eyewear>Sunglasses|45|UV400 Aviator,Square,Wraparound Sport|polarized lenses cut glare on the water;UV400 protection;lightweight frame
-sun hats;-|Wide Brim Sun Hat|Accessories>Hats & Caps>Sun Hats|25|Straw,Packable UPF 50+,Floppy|UPF 50+ shade for beach days;packable straw brim;chin strap""",
-    "family": """
-kids' sneakers;-|Kids' Sneaker|Shoes>Boys & Girls>Sneakers|40|Light-Up,Hook-and-Loop,Easy-On|easy hook-and-loop straps for little kids;flexible rubber sole;durable for the playground
-baby onesies;-|Baby Bodysuits (5-Pack)|Baby>Clothing>Bodysuits|22|Organic Cotton,Short-Sleeve,Snap-Front|soft organic cotton for babies;easy snap closures;gentle on sensitive skin
-kids' rain boots;-|Kids' Rain Boot|Shoes>Boys & Girls>Rain Boots|30|Printed Rubber,Easy-On Handles,Waterproof|waterproof boots for puddle-jumping kids;pull-on handles;fun prints
-kids' backpacks;-|Kids' School Backpack|Luggage>Kids' Backpacks|35|Lightweight,Character Print,Padded|lightweight school backpack for kids;padded straps;water bottle pocket""",
-    "vintage": """
-denim jackets;g|Denim Jacket|Clothing>Coats & Jackets>Denim Jackets|70|Vintage Wash,Classic Trucker,Distressed|vintage-wash trucker jacket;button front;retro fit
-leather belts;g|Leather Belt|Accessories>Belts|35|Full-Grain,Brass Buckle,Distressed Vintage|full-grain leather that ages well;solid brass buckle;classic retro style
-wristwatches;g|Automatic Wristwatch|Watches>Wrist Watches|160|Retro Field,Vintage-Inspired,Mechanical|vintage-inspired automatic movement;domed crystal;leather strap
-pendant necklaces;w|Pendant Necklace|Jewelry>Necklaces>Pendants|55|Antique Locket,Art Deco,Vintage Cameo|antique-style locket pendant;sterling silver chain;vintage art deco detail""",
-}
+def read_words(name: str) -> dict:
+    """One word table of bluekit/data/demo_words/ ("themes", "names", "phrases" or a domain)."""
+    with open(WORDS_DIR / f"{name}.yaml", encoding="utf-8") as f:
+        return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
-SPORTS = {
-    "trail": """
-camping tents|Camping Tent|Outdoor Recreation>Camping & Hiking>Tents|160|2-Person Backpacking,Ultralight Dome,4-Person Family|easy two-pole setup at camp;waterproof rainfly;ultralight for backpacking trips
-trekking poles|Trekking Poles (Pair)|Outdoor Recreation>Camping & Hiking>Hiking Poles|55|Carbon Fiber,Collapsible Aluminum,Cork Grip|adjustable poles for steep trails;cork grips;quick flick locks
-hiking backpacks|Hiking Backpack|Outdoor Recreation>Camping & Hiking>Backpacks|110|40L Internal Frame,Daypack,Ventilated|ventilated back panel for long hikes;hydration sleeve;rain cover included
-headlamps|LED Headlamp|Outdoor Recreation>Camping & Hiking>Lights>Headlamps|30|Rechargeable,Waterproof 400-Lumen,Red Light|bright LED beam for night hikes;USB rechargeable;waterproof""",
-    "running": """
-hydration vests|Running Hydration Vest|Sports>Running>Hydration|75|Trail Running,Lightweight 5L,Soft Flask|bounce-free vest for long runs;two soft flasks included;phone pockets
-GPS running watches|GPS Running Watch|Sports>Running>Fitness Trackers|180|Heart Rate,Lightweight,Multisport|tracks pace and distance for runners;wrist heart rate;week-long battery
-foam rollers|Foam Roller|Exercise & Fitness>Accessories>Foam Rollers|28|High-Density,Textured Trigger Point,Vibrating|muscle recovery after runs;textured trigger point surface;firm high-density foam
-running belts|Running Belt|Sports>Running>Waist Packs|20|Reflective,Bounce-Free,Zip Pocket|bounce-free waist pack for phones and keys;reflective strip;sweat-resistant""",
-    "yoga": """
-yoga mats|Yoga Mat|Exercise & Fitness>Yoga>Mats|55|Non-Slip 6mm,Natural Rubber,Eco Cork|non-slip grip for yoga practice;6mm cushioning;carrying strap
-yoga blocks|Yoga Blocks (2-Pack)|Exercise & Fitness>Yoga>Blocks|22|Cork,High-Density Foam,Bamboo|stable blocks for deeper stretches;lightweight;beveled edges
-resistance bands|Resistance Bands Set|Exercise & Fitness>Strength Training>Resistance Bands|28|Fabric Loop,5-Level,Pilates|five resistance levels for home workouts;non-slip fabric;carry bag
-meditation cushions|Meditation Cushion|Exercise & Fitness>Yoga>Meditation Cushions|45|Zafu Buckwheat,Crescent,Organic Cotton|buckwheat-filled zafu for meditation;removable washable cover;carry handle""",
-    "classic": """
-golf clubs|Golf Club Set|Sports>Golf>Golf Clubs|400|Complete,Forged Iron,Graphite Shaft|forgiving clubs for the golf course;graphite shafts;stand bag included
-golf balls|Golf Balls (12-Pack)|Sports>Golf>Golf Balls|35|Tour Soft,Distance,Urethane|soft feel and long distance off the tee;urethane cover;high visibility
-golf gloves|Golf Glove|Sports>Golf>Gloves|20|Cabretta Leather,All-Weather,Tour|soft cabretta leather grip;breathable perforations;secure closure
-tennis rackets|Tennis Racket|Sports>Tennis & Racquet Sports>Tennis>Rackets|150|Graphite Pro,Oversize,Control|graphite frame for control on the tennis court;comfortable grip;balanced weight""",
-    "street": """
-skateboards|Skateboard|Sports>Skates, Skateboards & Scooters>Skateboarding>Complete Skateboards|90|Complete 7-Ply Maple,Street,Cruiser|7-ply maple deck for street skating;smooth urethane wheels;fast bearings
-basketballs|Basketball|Sports>Team Sports>Basketball>Balls|35|Outdoor Rubber,Indoor Composite,Official Size 7|deep channels for grip on the court;durable outdoor cover;official size
-skate helmets|Skate Helmet|Sports>Skates, Skateboards & Scooters>Protective Gear>Helmets|40|Dual-Certified,Matte,Ventilated|dual-certified helmet for skating and BMX;adjustable fit;matte street finish
-jump ropes|Jump Rope|Exercise & Fitness>Cardio Training>Jump Ropes|15|Speed,Weighted,Tangle-Free|fast bearings for double-unders;adjustable cable;comfortable handles""",
-    "cozy": """
-camping hammocks|Camping Hammock|Outdoor Recreation>Camping & Hiking>Hammocks|40|Double Parachute,Lightweight,Insect Net|soft parachute nylon for lazy afternoons;tree straps included;packs small
-camp chairs|Folding Camp Chair|Outdoor Recreation>Camping & Hiking>Camp Furniture>Chairs|45|Padded Oversized,Rocking,Lightweight|padded folding chair for relaxing by the fire;cup holder;carry bag
-fishing rods|Fishing Rod and Reel Combo|Hunting & Fishing>Fishing>Rod & Reel Combos|70|Spinning,Telescopic,Graphite|smooth spinning reel for lake fishing;sensitive graphite rod;easy for beginners
-picnic blankets|Picnic Blanket|Outdoor Recreation>Camping & Hiking>Blankets|30|Waterproof Backed,Oversized,Fleece|soft fleece top with waterproof backing;folds into a tote;machine washable""",
-    "winter": """
-snowboards|Snowboard|Sports>Snow Sports>Snowboarding>Snowboards|380|All-Mountain,Freestyle,Camber|all-mountain board for the slopes;poplar wood core;sintered base
-ski goggles|Ski Goggles|Sports>Snow Sports>Skiing>Goggles|70|Anti-Fog,Spherical Lens,Over-Glasses|anti-fog double lens for snowy days;wide field of view;fits over glasses
-ski gloves|Ski Gloves|Sports>Snow Sports>Skiing>Gloves & Mittens|45|Waterproof Insulated,Touchscreen,Leather Palm|waterproof insulated gloves for skiing;touchscreen fingertips;leather palm
-snowshoes|Snowshoes|Sports>Snow Sports>Snowshoeing|130|Aluminum Frame,Trail,Backcountry|aluminum snowshoes for winter trails;heel lift;crampon traction""",
-    "beach": """
-snorkel sets|Snorkel Set|Sports>Water Sports>Snorkeling|40|Full-Face,Dry Top,Anti-Fog|dry-top snorkel for reef swims;anti-fog tempered lens;adjustable fins
-paddle boards|Inflatable Paddle Board|Sports>Water Sports>Paddleboarding|320|All-Around,Touring,Yoga SUP|stable inflatable SUP for lakes and ocean;pump and paddle included;non-slip deck
-life jackets|Life Jacket|Sports>Water Sports>Life Jackets|45|Coast Guard Approved,Kayak Fishing,Youth|coast-guard approved flotation for kayaking;adjustable straps;bright color
-beach volleyballs|Beach Volleyball|Sports>Team Sports>Volleyball>Balls|25|Soft Touch,Official,Waterproof|soft-touch cover for beach volleyball;official size and weight;water resistant""",
-    "family": """
-kids' bikes|Kids' Bike|Sports>Cycling>Bikes>Kids' Bikes|160|16-Inch,Training Wheel,Balance|sturdy frame for kids learning to ride;training wheels included;easy coaster brake
-soccer balls|Soccer Ball|Sports>Team Sports>Soccer>Balls|25|Youth Size 4,Official Size 5,Training|durable youth soccer ball for practice;machine stitched;holds air well
-trampolines|Backyard Trampoline|Sports>Leisure Sports & Game Room>Trampolines|280|12ft with Enclosure,Kids' Indoor,Round|safety enclosure net for backyard family fun;rust-resistant frame;padded springs
-kick scooters|Kids' Kick Scooter|Sports>Skates, Skateboards & Scooters>Scooters>Kick Scooters|60|3-Wheel,Foldable,Light-Up Wheel|stable three-wheel scooter for kids;adjustable handlebar;light-up wheels""",
-    "vintage": """
-cruiser bicycles|Cruiser Bicycle|Sports>Cycling>Bikes>Cruiser Bikes|320|Retro Beach,Single-Speed,Step-Through|retro beach cruiser with swept-back bars;coaster brake;sprung saddle
-baseball gloves|Leather Baseball Glove|Sports>Team Sports>Baseball>Gloves & Mitts|65|Classic Steerhide,Vintage Tan,Infield|classic steerhide leather glove;breaks in like the old days;vintage tan color
-croquet sets|Wooden Croquet Set|Sports>Leisure Sports & Game Room>Lawn Games>Croquet|110|Hardwood 6-Player,Classic,Deluxe|hardwood mallets for classic lawn games;six players;carry case
-roller skates|Retro Roller Skates|Sports>Skates, Skateboards & Scooters>Roller Skates|85|Quad,High-Top Suede,Rink|retro quad skates with 70s styling;suede high-top boot;smooth rink wheels""",
-}
 
-BOOKS = {  # "genre|tagline|category path|base price|-|what the book offers"
-    "trail": """
-hiking trail guides|A Hiking Trail Guide|Travel>Specialty Travel>Hiking & Camping|20|-|day hikes and backpacking routes with trail maps
-nature writing|Essays on Nature and Wild Places|Science & Math>Nature & Ecology>Essays|17|-|reflective essays about forests, rivers and wildlife
-wilderness survival manuals|A Wilderness Survival Manual|Sports & Outdoors>Survival Skills|15|-|shelter, fire, water and navigation skills for the backcountry
-national park travel guides|A National Parks Travel Guide|Travel>United States>National Parks|22|-|itineraries, campgrounds and scenic drives in the national parks""",
-    "running": """
-marathon training guides|A Marathon Training Plan|Sports & Outdoors>Running & Jogging|18|-|week-by-week marathon training plans and race-day tips
-running memoirs|A Running Memoir|Biographies & Memoirs>Sports & Outdoors|16|-|an inspiring runner's story of ultramarathons and comebacks
-sports nutrition cookbooks|A Sports Nutrition Cookbook|Cookbooks, Food & Wine>Special Diet>Sports Nutrition|24|-|high-protein recipes to fuel training and recovery
-strength training guides|A Strength Training Guide|Health, Fitness & Dieting>Exercise & Fitness>Strength Training|19|-|barbell and bodyweight programs to get stronger""",
-    "yoga": """
-yoga guides|A Guide to Yoga Practice|Health, Fitness & Dieting>Exercise & Fitness>Yoga|18|-|illustrated yoga poses, sequences and breathing
-mindfulness books|A Mindfulness and Meditation Book|Self-Help>Stress Management>Meditation|15|-|simple mindfulness and meditation practices for calm
-plant-based cookbooks|A Plant-Based Cookbook|Cookbooks, Food & Wine>Vegetarian & Vegan|26|-|wholesome vegan and vegetarian recipes
-self-care journals|A Guided Self-Care Journal|Self-Help>Journal Writing|12|-|daily prompts for gratitude and self-care""",
-    "classic": """
-business leadership books|A Business Leadership Book|Business & Money>Management & Leadership|24|-|lessons on leading teams and building companies
-personal finance guides|A Personal Finance Guide|Business & Money>Personal Finance|18|-|budgeting, saving and getting out of debt
-presidential biographies|A Presidential Biography|Biographies & Memoirs>Leaders & Notable People>Presidents & Heads of State|28|-|the life and times of a president
-investing guides|An Investing Guide|Business & Money>Investing|22|-|stocks, index funds and long-term investing strategy""",
-    "street": """
-graphic novels|A Graphic Novel|Comics & Graphic Novels>Graphic Novels|20|-|a gritty illustrated story of city life and heroes
-manga|Manga|Comics & Graphic Novels>Manga>Action & Adventure|11|-|an action-packed manga volume with a loyal crew
-hip-hop history books|A History of Hip-Hop|Arts & Photography>Music>Rap|22|-|the story of hip-hop, DJs and rap legends
-street photography books|A Street Photography Book|Arts & Photography>Photography & Video>Street Photography|35|-|candid black-and-white photographs of city streets""",
-    "cozy": """
-cozy mysteries|A Cozy Mystery|Mystery, Thriller & Suspense>Mystery>Cozy|14|-|an amateur sleuth solves a small-town murder over tea and cookies
-romance novels|A Romance Novel|Romance>Contemporary|13|-|a heartwarming small-town love story
-baking cookbooks|A Baking Cookbook|Cookbooks, Food & Wine>Baking|27|-|bread, pie and cake recipes for the home baker
-knitting pattern books|A Knitting Pattern Book|Crafts, Hobbies & Home>Needlecrafts & Textile Crafts>Knitting|20|-|knitting patterns for sweaters, scarves and blankets""",
-    "winter": """
-mountaineering memoirs|A Mountaineering Memoir|Sports & Outdoors>Mountaineering|17|-|a climber's account of Everest and high-altitude expeditions
-polar exploration histories|A History of Polar Exploration|History>Arctic & Antarctica|20|-|the race to the South Pole and Arctic expeditions
-Nordic noir thrillers|A Nordic Noir Thriller|Mystery, Thriller & Suspense>Thrillers & Suspense>Crime|15|-|a dark Scandinavian crime thriller set in a frozen town
-ski guides|A Guide to Skiing and Snowboarding|Sports & Outdoors>Winter Sports>Skiing|19|-|technique and resort tips for skiing and snowboarding""",
-    "beach": """
-beach reads|A Summer Beach Read|Literature & Fiction>Women's Fiction|14|-|a breezy summer novel of friendship by the ocean
-sailing adventures|A Sailing Adventure|Sports & Outdoors>Boating>Sailing|17|-|an ocean voyage by sailboat across the sea
-surfing memoirs|A Surfing Memoir|Sports & Outdoors>Water Sports>Surfing|16|-|a life chasing waves and surf breaks
-island travel guides|An Island Travel Guide|Travel>Caribbean & Islands|21|-|beaches, snorkeling spots and island hopping""",
-    "family": """
-picture books|A Picture Book for Kids|Children's Books>Animals|12|-|a colorful bedtime picture book for young children
-middle grade fantasy|A Middle Grade Fantasy Adventure|Children's Books>Science Fiction & Fantasy>Fantasy|13|-|a magical quest for young readers ages 8-12
-parenting guides|A Parenting Guide|Parenting & Relationships>Parenting|17|-|practical advice for raising toddlers and kids
-kids' activity books|An Activity Book for Kids|Children's Books>Activities, Crafts & Games|9|-|puzzles, coloring pages and crafts for kids""",
-    "vintage": """
-historical fiction|A Historical Novel|Literature & Fiction>Historical Fiction|16|-|a sweeping historical novel set in the 1800s
-classic literature|A Classic Novel|Literature & Fiction>Classics|12|-|a timeless classic of English literature
-World War II histories|A World War II History|History>Military>World War II|24|-|the battles and people of World War II
-antique collecting guides|An Antique Collecting Guide|Crafts, Hobbies & Home>Antiques & Collectibles|28|-|identifying and valuing antiques and collectibles""",
-}
+_THEME_WORDS = read_words("themes")
+THEMES = {theme: words["label"] for theme, words in _THEME_WORDS.items()}
+THEME_BRANDS = {theme: words["brands"] for theme, words in _THEME_WORDS.items()}
+BOOK_WORDS = {theme: words["book_title_words"] for theme, words in _THEME_WORDS.items()}
 
-LOCAL = {  # "plural|singular|google categories|-|name suffixes|what they offer"
-    "trail": """
-outdoor gear stores|outdoor gear store|Outdoor sports store,Camping store|-|Outfitters,Outdoor Supply,Trail Shop|camping and hiking gear, boots and backpacks
-climbing gyms|climbing gym|Rock climbing gym,Gym|-|Climbing,Boulders,Climbing Gym|bouldering walls and top-rope climbing
-nature preserves|nature preserve|Nature preserve,Park,Hiking area|-|Nature Preserve,Woods,Trailhead Park|wooded hiking trails and birdwatching
-bike shops|bike shop|Bicycle shop,Bicycle repair shop|-|Cycles,Bike Works,Bicycle Co.|bike sales, tune-ups and trail bikes""",
-    "running": """
-fitness gyms|fitness gym|Gym,Fitness center|-|Fitness,Athletic Club,Strength Gym|weights, cardio machines and fitness classes
-running stores|running store|Running store,Shoe store|-|Running Co.,Run Shop,Runners|running shoes, gait analysis and group runs
-smoothie bars|smoothie bar|Smoothie shop,Juice shop|-|Smoothies,Blend Bar,Fuel Bar|protein smoothies after workouts
-CrossFit gyms|CrossFit gym|Crossfit gym,Gym|-|CrossFit,Barbell Club,Training Lab|high-intensity group workouts""",
-    "yoga": """
-yoga studios|yoga studio|Yoga studio|-|Yoga,Yoga Studio,Yoga Loft|vinyasa and restorative yoga classes
-vegan restaurants|vegan restaurant|Vegan restaurant,Vegetarian restaurant|-|Kitchen,Greens,Plant Cafe|plant-based bowls and salads
-day spas|day spa|Day spa,Massage spa|-|Spa,Wellness Spa,Massage|massages, facials and relaxation
-juice bars|juice bar|Juice shop|-|Juicery,Press,Juice Bar|cold-pressed juices and acai bowls""",
-    "classic": """
-steakhouses|steakhouse|Steak house,Fine dining restaurant|-|Steakhouse,Chophouse,Grill|dry-aged steaks and classic cocktails
-wine bars|wine bar|Wine bar,Bar|-|Wine Bar,Cellar,Vino|wines by the glass and cheese boards
-tailor shops|tailor shop|Tailor,Clothing alteration service|-|Tailors,Bespoke,Alterations|suit alterations and custom shirts
-French bistros|French bistro|French restaurant,Bistro|-|Bistro,Brasserie,Petit Cafe|classic French dishes and wine""",
-    "street": """
-sneaker stores|sneaker store|Sneaker store,Shoe store|-|Kicks,Sneakers,Sole Shop|limited-release sneakers and streetwear
-taco shops|taco shop|Taco restaurant,Mexican restaurant|-|Tacos,Taqueria,Taco Shop|street tacos and burritos
-ramen shops|ramen shop|Ramen restaurant,Japanese restaurant|-|Ramen,Noodle Bar,Ramen House|rich tonkotsu ramen
-tattoo studios|tattoo studio|Tattoo shop|-|Tattoo,Ink,Tattoo Co.|custom tattoos and piercings""",
-    "cozy": """
-coffee shops|coffee shop|Coffee shop,Cafe|-|Coffee,Coffee Co.,Roasters|espresso drinks and pastries
-bakeries|bakery|Bakery|-|Bakery,Bake Shop,Patisserie|fresh bread, croissants and cakes
-bookstores|bookstore|Book store|-|Books,Bookshop,Booksellers|new and used books and reading nooks
-tea houses|tea house|Tea house,Cafe|-|Tea House,Tea Room,Teas|loose-leaf teas and scones""",
-    "winter": """
-ski shops|ski shop|Ski shop,Sporting goods store|-|Ski & Board,Ski Shop,Snow Sports|ski rentals and snowboard tuning
-ice skating rinks|ice skating rink|Ice skating rink|-|Ice Rink,Skating Center,Ice Arena|public skating and hockey
-hot pot restaurants|hot pot restaurant|Hot pot restaurant,Chinese restaurant|-|Hot Pot,Hotpot House,Broth Bar|bubbling hot pot for cold nights
-pho restaurants|pho restaurant|Vietnamese restaurant,Pho restaurant|-|Pho,Pho House,Noodle Soup|steaming pho noodle soup""",
-    "beach": """
-seafood restaurants|seafood restaurant|Seafood restaurant|-|Seafood,Oyster Bar,Fish House|fresh oysters and grilled fish
-surf shops|surf shop|Surf shop|-|Surf Shop,Surf Co.,Boardriders|surfboards, wetsuits and surf lessons
-ice cream shops|ice cream shop|Ice cream shop|-|Creamery,Ice Cream,Scoops|homemade ice cream and sundaes
-poke restaurants|poke restaurant|Poke bar,Hawaiian restaurant|-|Poke,Poke Bowl,Island Kitchen|fresh poke bowls""",
-    "family": """
-toy stores|toy store|Toy store|-|Toys,Toy Shop,Toy Box|toys, games and puzzles for kids
-pizzerias|pizzeria|Pizza restaurant|-|Pizza,Pizzeria,Pizza Kitchen|family-size pizzas
-trampoline parks|trampoline park|Trampoline park,Amusement center|-|Jump Park,Trampoline Park,Bounce Zone|trampolines and birthday parties for kids
-pancake houses|pancake house|Breakfast restaurant,Pancake restaurant|-|Pancake House,Griddle,Waffle Co.|pancakes and family breakfasts""",
-    "vintage": """
-antique stores|antique store|Antique store|-|Antiques,Antique Mall,Curiosities|antique furniture and collectibles
-thrift stores|thrift store|Thrift store,Used clothing store|-|Thrift,Resale,Secondhand|vintage clothing and secondhand finds
-record stores|record store|Record store,Music store|-|Records,Vinyl,Record Shop|vinyl records old and new
-classic diners|classic diner|Diner,American restaurant|-|Diner,Luncheonette,Grill|classic diner burgers and milkshakes""",
-}
+_NAMES = read_words("names")
+FIRST_NAMES, LAST_NAMES = _NAMES["first_names"], _NAMES["last_names"]
+NEIGHBOURHOODS = {name: (place["latitude"], place["longitude"], place["streets"])
+                  for name, place in _NAMES["neighbourhoods"].items()}
+LOCAL_NAME_PREFIXES = tuple(_NAMES["local_name_prefixes"])
+COLORS = tuple(_NAMES["colors"])
 
-# Book title words per theme ("The {a} {b}: {tagline}").
-BOOK_WORDS = {
-    "trail": "Ridge Canyon Summit Timber River Cedar Wild Stone Meadow Trail",
-    "running": "Miles Stride Pace Finish Tempo Distance Breath Road Marathon Hill",
-    "yoga": "Breath Lotus Stillness Balance Calm Bloom Sun Heart Flow Light",
-    "classic": "Leader Capital Empire Ledger Office Compass Power Legacy Fortune Strategy",
-    "street": "Concrete Neon Block Subway Rooftop City Alley Beat Graffiti Night",
-    "cozy": "Cottage Muffin Teacup Hearth Quilt Kitten Bakery Garden Village Candle",
-    "winter": "Frost Ice Glacier Storm Snow North Whiteout Avalanche Polar Winter",
-    "beach": "Tide Shore Island Salt Harbor Wave Sand Coral Lighthouse Summer",
-    "family": "Dragon Bunny Moon Treehouse Rainbow Puppy Giant Star Wizard Picnic",
-    "vintage": "Empire Duchess Letter Manor Locket Clockmaker War Heir Crown Orchard",
-}
-FIRST_NAMES = ("Emma Liam Olivia Noah Ava Mason Sophia Lucas Mia Ethan Harper James Amelia Owen "
-               "Clara Henry Nora Felix Ruth Samuel Grace Leo Iris Daniel Hazel Jack Vera Oscar "
-               "Maya Theo Ivy Caleb June Adrian Rosa Miles Lena Victor").split()
-LAST_NAMES = ("Hart Ellison Moreno Whitfield Okafor Lindqvist Brennan Castillo Novak Ashby "
-              "Delgado Fairchild Holloway Iverson Kowalski Lambert Mercer Nakamura Pryce "
-              "Quinlan Rourke Sorensen Talbot Underwood Vance Winslow Yates Zeller Abbott "
-              "Barlow Calloway Dunmore Eastman Faraday Galloway Hughes").split()
-NEIGHBOURHOODS = {  # name -> (latitude, longitude, street names)
-    "Riverside": (40.712, -74.011, ["River Rd", "Water St", "Dock St"]),
-    "Old Town": (40.721, -73.998, ["Main St", "Church St", "Market St"]),
-    "Harbor District": (40.703, -74.017, ["Harbor Blvd", "Pier Ave", "Anchor St"]),
-    "Midtown": (40.754, -73.984, ["5th Ave", "Broad St", "Central Ave"]),
-    "Eastgate": (40.731, -73.952, ["East Blvd", "Gate St", "Elm Ave"]),
-    "Hillcrest": (40.768, -73.965, ["Hill Rd", "Summit Ave", "Crest Dr"]),
-}
-LOCAL_NAME_PREFIXES = ("Maple", "Blue Fern", "Copper", "Juniper", "Golden", "Lantern", "Oak & Ivy",
-                       "Red Door", "Little", "Sunny", "North Star", "Willow", "Stonegate", "Bluebird")
-COLORS = ("Black", "Brown", "Navy", "Olive", "Grey", "Tan", "Burgundy", "Charcoal", "Khaki", "White")
-
-TIER_WORDS = {  # how items say their tier, and how a profile says the user's
-    "budget": {"feature": "Affordable everyday {noun} at a budget-friendly price",
-               "desc": "an affordable, budget-friendly", "profile": "affordable, budget-friendly",
-               "review": "great value for the price", "local": "affordable, cheap eats and low prices",
-               "book": "Mass Market Paperback", "book_desc": "an inexpensive mass-market paperback edition"},
-    "mid": {"feature": "Mid-range {noun} with a reliable, well-made build",
-            "desc": "a reliable mid-range", "profile": "mid-range",
-            "review": "solid quality for a fair price", "local": "moderately priced, mid-range",
-            "book": "Paperback", "book_desc": "a standard paperback edition"},
-    "premium": {"feature": "Premium high-end {noun} with luxury materials and craftsmanship",
-                "desc": "a premium, high-end", "profile": "premium, high-end",
-                "review": "pricey but premium quality", "local": "upscale, pricey, high-end",
-                "book": "Hardcover", "book_desc": "a premium collector's hardcover edition"},
-}
+_PHRASES = read_words("phrases")
+TIER_WORDS = _PHRASES["tiers"]  # how items say their tier, and how a profile says the user's
 TIER_PRICE_FACTOR = {"budget": 0.45, "mid": 1.0, "premium": 2.3}
 GOOGLE_PRICE = {"budget": "$", "mid": "$$", "premium": "$$$"}
 
@@ -387,26 +131,15 @@ class LatentUser:
     neighbourhoods: list  # favourite neighbourhoods (Demo_City)
 
 
-def _parse_subcategories(table: dict, domain: str) -> list[SubCategory]:
-    subs = []
-    for theme, block in table.items():
-        for line in block.strip().splitlines():
-            plural, noun, path, price, words, about = line.split("|")
-            plural, _, department = plural.partition(";")
-            sep = "," if domain == DEMO_GOOGLE_STATE else ">"
-            subs.append(SubCategory(theme, plural, noun, tuple(path.split(sep)),
-                                    0.0 if price == "-" else float(price),
-                                    tuple(words.split(",")) if words != "-" else (),
-                                    tuple(about.split(";")), department or "-"))
-    return subs
+def _read_subcategories(domain: str) -> list[SubCategory]:
+    """A domain's sub-categories from its word table, in file order."""
+    return [SubCategory(theme, sub["plural"], sub["noun"], tuple(sub["path"]),
+                        float(sub.get("base_price", 0.0)), tuple(sub.get("words", ())),
+                        tuple(sub["about"]), sub.get("department", "-"))
+            for theme, subs in read_words(domain).items() for sub in subs]
 
 
-SUBCATEGORIES = {
-    "Clothing_Shoes_and_Jewelry": _parse_subcategories(CLOTHING, "Clothing_Shoes_and_Jewelry"),
-    "Sports_and_Outdoors": _parse_subcategories(SPORTS, "Sports_and_Outdoors"),
-    "Books": _parse_subcategories(BOOKS, "Books"),
-    DEMO_GOOGLE_STATE: _parse_subcategories(LOCAL, DEMO_GOOGLE_STATE),
-}
+SUBCATEGORIES = {domain: _read_subcategories(domain) for domain in DEMO_DOMAINS}
 MAIN_CATEGORY = {"Clothing_Shoes_and_Jewelry": "AMAZON FASHION",
                  "Sports_and_Outdoors": "Sports & Outdoors", "Books": "Books"}
 CATEGORY_ROOT = {"Clothing_Shoes_and_Jewelry": "Clothing, Shoes & Jewelry",
@@ -768,7 +501,7 @@ def _amazon_meta(domain: str, item: Item, stats: tuple, rng: np.random.Generator
 def _book_meta(item: Item, average_rating: float, rating_number: int,
                rng: np.random.Generator) -> dict:
     sub, tier = item.sub, item.tier
-    words = BOOK_WORDS[sub.theme].split()
+    words = BOOK_WORDS[sub.theme]
     a, b = rng.choice(len(words), 2, replace=False)
     title = f"The {words[a]} {words[b]}: {sub.noun}"
     if sub.plural == "manga":
@@ -808,46 +541,13 @@ def _date_words(ms: int) -> str:
     return f"{day:%B} {day.day}, {day.year}"
 
 
-REVIEW_TEMPLATES = {
-    "pos": (["Love it", "Great {noun}", "Five Stars", "Exactly what I wanted", "Highly recommend",
-             "Worth every penny"],
-            ["Love this {brand} {noun}. {about}, and it is {tier_review}.",
-             "My new favorite {noun}! {brand} never disappoints. {about}.",
-             "Really happy with this {noun} from {brand}. {about}; {tier_review}."]),
-    "mid": (["It's okay", "Decent {noun}", "Three stars", "Mixed feelings"],
-            ["Decent {noun} from {brand}, but {complaint}.",
-             "It's fine. {about}, though {complaint}."]),
-    "neg": (["Disappointed", "Not for me", "Returned it", "Would not buy again"],
-            ["Not what I expected from a {noun}. {complaint_cap}. Returned it.",
-             "Not really my style. {complaint_cap}, so this {brand} {noun} went back.",
-             "Disappointed with this {noun}: {complaint}."]),
-}
-COMPLAINTS = ["the fit was off", "it felt cheaper than the photos", "it broke after a few weeks",
-              "it was not really my style", "the quality was not there", "it arrived late"]
-BOOK_REVIEW_TEMPLATES = {
-    "pos": (["Loved it", "Couldn't put it down", "Five Stars", "A favorite"],
-            ["Loved this {noun}! {brand} does it again: {about}.",
-             "One of the best {plural} I have read. {brand} is a favorite author."]),
-    "mid": (["It was okay", "Three stars", "Slow in places"],
-            ["An okay read. {about}, but {complaint}.", "Not {brand}'s best, {complaint}."]),
-    "neg": (["Not for me", "Did not finish", "Disappointing"],
-            ["Not my kind of book. I don't usually read {plural} and {complaint}.",
-             "Did not finish this {noun}; {complaint}."]),
-}
-BOOK_COMPLAINTS = ["the pacing dragged", "the characters felt flat", "the ending fell apart",
-                   "it was too long", "the writing was dull"]
-LOCAL_REVIEW_TEMPLATES = {
-    "pos": ["Great {noun} in {brand}! {about_cap}, friendly staff.",
-            "My favorite {noun} around {brand}. {about_cap}. Will be back!",
-            "Love this place. {about_cap}, and {tier_review}."],
-    "mid": ["Decent {noun}, but {complaint}.", "Okay spot in {brand}; {complaint}."],
-    "neg": ["Not for me. {complaint_cap}.", "Disappointing {noun}: {complaint}."],
-}
-LOCAL_COMPLAINTS = ["the service was slow", "it was too crowded", "prices went up",
-                    "it was not very clean", "the staff seemed rushed"]
-OWNER_REPLIES = ["Thank you for the kind words! See you soon.",
-                 "Thanks for the feedback, we are working on it.",
-                 "We appreciate you stopping by!"]
+REVIEW_TEMPLATES = {s: (t["titles"], t["texts"]) for s, t in _PHRASES["reviews"].items()}
+COMPLAINTS = _PHRASES["complaints"]
+BOOK_REVIEW_TEMPLATES = {s: (t["titles"], t["texts"]) for s, t in _PHRASES["book_reviews"].items()}
+BOOK_COMPLAINTS = _PHRASES["book_complaints"]
+LOCAL_REVIEW_TEMPLATES = _PHRASES["local_reviews"]
+LOCAL_COMPLAINTS = _PHRASES["local_complaints"]
+OWNER_REPLIES = _PHRASES["owner_replies"]
 
 
 def _sentiment(rating: int) -> str:
