@@ -6,11 +6,14 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from bluekit.data import amazon, google_local, synth
+from bluekit import baselines
+from bluekit.config import AMAZON_TIMESTAMP_CUTS, DataConfig
+from bluekit.data import amazon, google_local, load_prepared, synth
+from bluekit.data.prep import k_core
+from bluekit.embed import item_vectors
 
 AMAZON_REVIEW_KEYS = {"rating", "title", "text", "images", "asin", "parent_asin", "user_id",
                       "timestamp", "helpful_vote", "verified_purchase"}
@@ -24,7 +27,7 @@ GOOGLE_REVIEW_KEYS = {"user_id", "name", "time", "rating", "text", "pics", "resp
 GOOGLE_META_KEYS = {"name", "address", "gmap_id", "description", "latitude", "longitude", "category",
                     "avg_rating", "num_of_reviews", "price", "hours", "MISC", "state",
                     "relative_results", "url"}
-CUT_1, CUT_2 = 1628643414042, 1658002729837
+CUT_1, CUT_2 = AMAZON_TIMESTAMP_CUTS
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -48,26 +51,6 @@ def user_events(reviews: list[dict]) -> dict[str, list[tuple[int, str]]]:
         time = r.get("timestamp", r.get("sortTimestamp", r.get("time")))
         events[r["user_id"]].append((time, r.get("parent_asin") or r.get("gmap_id")))
     return events
-
-
-def k_core(pairs: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Tiny iterative k-core: drop users and items with fewer than k rows until none are left."""
-    while True:
-        keep = ((pairs.user_id.map(pairs.user_id.value_counts()) >= k)
-                & (pairs.item_id.map(pairs.item_id.value_counts()) >= k))
-        if keep.all():
-            return pairs
-        pairs = pairs[keep]
-
-
-def test_k_core_helper_on_a_hand_made_case():
-    # A 2x2 square (u1, u2 x i1, i2) is a 2-core; u3-i3 hangs off it with one row each.
-    square = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2", "u3"],
-                           "item_id": ["i1", "i2", "i1", "i2", "i3"]})
-    assert sorted(k_core(square, 2).user_id) == ["u1", "u1", "u2", "u2"]
-    # A chain unravels completely: dropping i3 leaves u2 with one row, and so on.
-    chain = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2"], "item_id": ["i1", "i2", "i2", "i3"]})
-    assert k_core(chain, 2).empty
 
 
 def test_layout_manifest_and_returned_folders(demo_dir):
@@ -246,15 +229,32 @@ def test_too_few_items_is_refused(tmp_path):
 
 @pytest.mark.slow
 def test_ceiling_beats_raw_history_which_beats_random(tmp_path, embedder):
-    """The world has headroom: true tastes retrieve the next item better than the history."""
+    """The world has headroom, measured by the kit's own pipeline (load_prepared -> item
+    vectors -> baselines): true tastes retrieve the next item better than the history."""
     synth.write_demo_data(tmp_path, n_users=80, n_items=160, seed=0)
-    report = synth.headroom_report(tmp_path, embedder.encode_queries,
-                                   domains=["Clothing_Shoes_and_Jewelry"], exclude_history=True)
-    row = report.iloc[0]
-    # Measured for seeds 0-3: ceiling 0.84-0.96, last item 0.59-0.69, raw history 0.38-0.58,
-    # random 0.08-0.10 (80 users, 160 items, history excluded from the ranking).
-    assert row["recall@10_ceiling"] >= 1.4 * row["recall@10_raw_history"]
-    assert row["recall@10_ceiling"] > row["recall@10_last_item"]
-    assert row["recall@10_raw_history"] >= 2 * row["recall@10_random"]
-    assert row["mrr_ceiling"] > row["mrr_raw_history"] > row["mrr_random"]
-    assert row["mrr_mean_history"] > row["mrr_random"]
+    cfg = DataConfig(source="demo", domain="Clothing", demo_dir=str(tmp_path), demo_users=80,
+                     demo_items=160, seed=0, k_core=2)
+    prepared = load_prepared(cfg)
+    items, test = prepared.items, prepared.splits.test
+    vecs = item_vectors(embedder, items["item_id"].tolist(), items["text"].tolist(),
+                        tmp_path / "cache", show_progress=False)
+    kw = dict(items=items, item_index=prepared.item_index, item_vecs=vecs, embedder=embedder,
+              ks=(10,), exclude_history=True)
+    results = {"random": baselines.random_baseline(test, **kw),
+               "last_item": baselines.last_item(test, **kw),
+               "mean_history": baselines.mean_history(test, **kw),
+               "raw_history": baselines.raw_history_text(test, **kw),
+               "ceiling": baselines.evaluate_texts(
+                   "ceiling", synth.ceiling_profiles(tmp_path, "Clothing"), test, **kw)}
+    recall = {name: r.summary["recall@10"] for name, r in results.items()}
+    mrr = {name: r.summary["mrr"] for name, r in results.items()}
+    assert results["ceiling"].summary["n"] == len(test) == 80
+    # Measured for seeds 0-3 (80 test users, 151-155 items after the 2-core, history excluded
+    # from the ranking): Recall@10 ceiling 0.825-0.975, last item 0.613-0.675, raw history text
+    # 0.400-0.588, random 0.025-0.087. (The default 5-core would keep only 65-94 items of a
+    # world this small, and shrink every gap.)
+    assert recall["ceiling"] >= 1.4 * recall["raw_history"]
+    assert recall["ceiling"] > recall["last_item"]
+    assert recall["raw_history"] >= 2 * recall["random"]
+    assert mrr["ceiling"] > mrr["raw_history"] > mrr["random"]
+    assert mrr["mean_history"] > mrr["random"]
