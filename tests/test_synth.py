@@ -11,7 +11,7 @@ import pytest
 
 from bluekit import baselines
 from bluekit.config import AMAZON_TIMESTAMP_CUTS, DataConfig
-from bluekit.data import amazon, google_local, load_prepared, synth
+from bluekit.data import amazon, domains, google_local, load_domain, load_prepared, synth
 from bluekit.data.prep import k_core
 from bluekit.embed import item_vectors
 
@@ -201,6 +201,20 @@ def test_ceiling_names_the_focus_and_the_last_item_mostly_matches_it(demo_dir):
         last_item = max(rows)[1]
         hits += category[last_item] == subcategory_leaf[focus]
     assert hits >= 0.75 * len(table)  # the target usually comes from the current focus
+
+
+def test_domain_aliases_mean_the_same_in_the_loader_and_the_truth_lookups(demo_dir):
+    for name, full in (("Clothing", "Clothing_Shoes_and_Jewelry"), ("sports", "Sports_and_Outdoors"),
+                       ("books", "Books"), ("local", synth.DEMO_GOOGLE_STATE)):
+        cfg = DataConfig(source="demo", domain=name, demo_dir=str(demo_dir), demo_users=120,
+                         demo_items=300, seed=0)  # the demo_dir fixture's settings: no rewrite
+        loaded = load_domain(cfg)
+        assert loaded.name == synth.resolve_domain(name) == full
+        assert set(synth.ceiling_profiles(demo_dir, name)) == set(loaded.interactions["user_id"])
+    assert domains.amazon_category("clothing") == domains.amazon_category("Clothing") == \
+        "Clothing_Shoes_and_Jewelry"  # what the downloader and the Amazon reader use
+    with pytest.raises(KeyError, match="Garden"):
+        synth.resolve_domain("Garden")
 
 
 def test_ratings_follow_the_match_with_taste(demo_dir):

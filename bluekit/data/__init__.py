@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import amazon, google_local, prep
+from .domains import resolve_domain
 from .prep import (AMAZON_ITEM_TEMPLATE, GOOGLE_ITEM_TEMPLATE, Prepared, Splits, dedupe,
                    drop_items_without_metadata, k_core, prepare, render_item_text,
                    split_last_out, split_timestamp, split_users)
@@ -44,17 +45,19 @@ def load_prepared(data_cfg) -> Prepared:
 def _load_demo(data_cfg) -> Domain:
     from . import synth  # the demo generator is only needed for the demo source
 
+    known = [*synth.DEMO_AMAZON_CATEGORIES, synth.DEMO_GOOGLE_STATE]
+    try:  # "Clothing", "sports", "local", ...: the aliases of bluekit.data.domains
+        domain = resolve_domain(data_cfg.domain, known, local=synth.DEMO_GOOGLE_STATE)
+    except KeyError:
+        from bluekit.config import ConfigError
+        raise ConfigError(f"data.domain {data_cfg.domain!r} is not a demo domain; "
+                          f"choose one of {known} (or Clothing, Sports, local)") from None
     synth.ensure_demo_data(data_cfg.demo_dir, data_cfg.demo_users, data_cfg.demo_items,
                            data_cfg.seed)
     demo_dir = Path(data_cfg.demo_dir)
-    domain = amazon.CATEGORY_ALIASES.get(data_cfg.domain, data_cfg.domain)  # "Clothing" works too
-    if domain in synth.DEMO_AMAZON_CATEGORIES:
-        return amazon.load_category(demo_dir / "amazon_2023" / "raw", domain, data_cfg.lenient)
     if domain == synth.DEMO_GOOGLE_STATE:
         return google_local.load_state(demo_dir / "google_local", domain, data_cfg.lenient)
-    from bluekit.config import ConfigError
-    known = [*synth.DEMO_AMAZON_CATEGORIES, synth.DEMO_GOOGLE_STATE]
-    raise ConfigError(f"data.domain {domain!r} is not a demo domain; choose one of {known}")
+    return amazon.load_category(demo_dir / "amazon_2023" / "raw", domain, data_cfg.lenient)
 
 
 __all__ = [

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import jsonl
+from .domains import amazon_category
 from .schema import EXAMPLE_COLUMNS, INTERACTION_COLUMNS, ITEM_COLUMNS, DataError, Domain, LoadReport
 
 # Key spellings accepted for each field, the documented snake_case name first.
@@ -50,11 +51,6 @@ META_KEYS = {
 # Keys in `details` that name a brand, used when `store` is empty.
 BRAND_DETAIL_KEYS = ("Brand", "brand", "Brand Name", "Manufacturer")
 
-# Short names used in the paper -> the dataset's file names.
-CATEGORY_ALIASES = {
-    "Clothing": "Clothing_Shoes_and_Jewelry",
-    "Sports": "Sports_and_Outdoors",
-}
 
 # "$12.99", "12.99", "$1,299.00", "USD 5": one amount; ranges and words are not prices.
 _PRICE_RE = re.compile(r"^\s*(?:US\$|USD|\$)?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*$")
@@ -142,12 +138,12 @@ def load_category(root: str | Path, category: str, lenient: bool = False,
                   max_text_chars: int | None = None) -> Domain:
     """Read one category under `root` (the folder holding review_categories/ and meta_categories/).
 
-    A short paper name ("Clothing", "Sports") falls back to the dataset's file name
-    ("Clothing_Shoes_and_Jewelry", ...) when no file of the short name exists.
+    A short paper name ("Clothing", "sports": bluekit.data.domains) falls back to the dataset's
+    file name ("Clothing_Shoes_and_Jewelry", ...) when no file of the short name exists.
     """
     reviews, meta = category_files(root, category)
-    full_name = CATEGORY_ALIASES.get(category)
-    if full_name and not any(p.exists() for p in reviews + meta):
+    full_name = amazon_category(category)  # paper short names: bluekit.data.domains
+    if full_name != category and not any(p.exists() for p in reviews + meta):
         category = full_name
         reviews, meta = category_files(root, category)
     hint = f"Download it with: python -m bluekit download amazon {category}"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .amazon import CATEGORY_ALIASES
+from .domains import amazon_category
 
 AMAZON_BASE_URL = "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/raw"
 # Google Local Reviews (2021) per-state files; this host has moved before: pass base_url
@@ -87,9 +87,9 @@ def download_amazon(category: str, raw_dir: str | Path = "data/raw",
                     base_url: str = AMAZON_BASE_URL, progress: bool = True) -> list[Path]:
     """Reviews and metadata of one category into {raw_dir}/amazon_2023/raw/ (where load_domain reads).
 
-    Paper short names ("Clothing", "Sports") are mapped to the file names.
+    Paper short names ("Clothing", "sports") are mapped to the file names (bluekit.data.domains).
     """
-    category = CATEGORY_ALIASES.get(category, category)
+    category = amazon_category(category)
     root = Path(raw_dir) / "amazon_2023" / "raw"
     return [download_file(url, root / rel, progress=progress)
             for rel, url in amazon_urls(category, base_url).items()]
