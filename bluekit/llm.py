@@ -14,7 +14,6 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -209,9 +208,23 @@ def load_causal_lm(spec: str, cache_dir: str | Path = "data/cache/models", dtype
     return model, tokenizer
 
 
-def from_config(profiler_cfg) -> tuple[Any, Any]:
-    """load_causal_lm from a bluekit.config.ProfilerConfig (model, cache_dir, dtype)."""
-    return load_causal_lm(profiler_cfg.model, cache_dir=profiler_cfg.cache_dir, dtype=profiler_cfg.dtype)
+def load_profiler(profiler_cfg, dtype: str | None = None, device: str | None = None):
+    """The (untrained) profiler a bluekit.config.ProfilerConfig names: the one loading path the
+    trainer, the evaluation, the notebooks and the reader share."""
+    return load_causal_lm(profiler_cfg.model, profiler_cfg.cache_dir, dtype or profiler_cfg.dtype,
+                          device)
+
+
+def load_reader(profiler_cfg, spec: str | None = None, device: str | None = None):
+    """A frozen reader LLM for the text-space reward: the model ``spec`` (any load_causal_lm
+    spec, e.g. a stronger predictor as in RLPF) or, when None, the initial profiler."""
+    if spec is None:
+        model, tokenizer = load_profiler(profiler_cfg, device=device)
+    else:
+        model, tokenizer = load_causal_lm(spec, profiler_cfg.cache_dir, profiler_cfg.dtype, device)
+    model.eval().requires_grad_(False)
+    return model, tokenizer
+
 
 
 def option_letter_ids(tokenizer, n: int) -> list[int]:

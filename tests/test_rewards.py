@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from bluekit.config import RewardSpec
-from bluekit.rewards import (HashingEmbedder, RewardContext, RewardError, build_reward_funcs,
-                             combined, completion_text, infonce, items_to_profile, length_format,
-                             make_batch, next_item_mcq, registered_names, resolve, score_profiles,
-                             toy_context)
+from bluekit.rewards import (HashingEmbedder, InfoNCE, ItemsToProfile, LengthFormat, NextItemMCQ,
+                             Reward, RewardContext, RewardError, build_reward, build_reward_funcs,
+                             completion_text, make_batch, registered_names, resolve,
+                             score_profiles, toy_context)
 from bluekit.rewards.core import TOY_CATALOGUE
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -84,7 +84,7 @@ def test_each_embedding_reward_prefers_the_specific_profile_with_minilm(minilm_c
 
 
 def test_length_format_prefers_the_specific_profile():
-    good, bad = length_format(None, min_words=5)(completions=[GOOD + ".", BAD])
+    good, bad = LengthFormat(None, min_words=5)(completions=[GOOD + ".", BAD])
     assert good == 0.0 and bad < good
 
 
@@ -111,16 +111,16 @@ def test_infonce_equals_the_hand_computed_log_softmax():
     tau = 0.5
     expected = s[0] / tau - math.log(np.exp(s / tau).sum())
     for negatives in ("sampled", "hard"):  # with 2 negatives both are "every other item"
-        r = infonce(ctx, tau=tau, num_negatives=2, negatives=negatives)(completions=["p"],
+        r = InfoNCE(ctx, tau=tau, num_negatives=2, negatives=negatives)(completions=["p"],
                                                                         positive=["a"])
         assert r[0] == pytest.approx(expected, abs=1e-6)
-    scaled = infonce(ctx, tau=tau, num_negatives=2, scale_by_tau=True)(completions=["p"], positive=["a"])
+    scaled = InfoNCE(ctx, tau=tau, num_negatives=2, scale_by_tau=True)(completions=["p"], positive=["a"])
     assert scaled[0] == pytest.approx(tau * expected, abs=1e-6)
 
 
 def test_in_batch_negatives_are_other_users_positives_only():
     ctx = plane_ctx({"p1": 30, "p2": 60, "q": 120})
-    reward = infonce(ctx, tau=0.5, negatives="in_batch")
+    reward = InfoNCE(ctx, tau=0.5, negatives="in_batch")
     # u1 has two generations (positive a); u2's positive is b.
     kwargs = dict(completions=["p1", "p2", "q"], positive=["a", "a", "b"], user_id=["u1", "u1", "u2"])
     batch_negs = reward.negative_rows(make_batch(**kwargs))
@@ -135,7 +135,7 @@ def test_in_batch_negatives_are_other_users_positives_only():
 
 def test_exclude_history_keeps_the_users_own_items_out_of_the_negatives():
     ctx = plane_ctx({"p": 30})
-    reward = infonce(ctx, tau=0.5, num_negatives=2, exclude_history=True)
+    reward = InfoNCE(ctx, tau=0.5, num_negatives=2, exclude_history=True)
     value = reward(completions=["p"], positive=["a"], history=[["b", "not-in-catalogue"]])[0]
     s = np.cos(np.radians([30, 210]))  # profile vs a (positive) and c (the only negative left)
     assert value == pytest.approx(s[0] / 0.5 - np.logaddexp(*(s / 0.5)), abs=1e-6)
@@ -143,7 +143,7 @@ def test_exclude_history_keeps_the_users_own_items_out_of_the_negatives():
 
 def test_items_to_profile_excludes_same_user_generations_and_picks_the_right_user():
     ctx = plane_ctx({"p1": 10, "p2": 80, "q": 170})
-    reward = items_to_profile(ctx, tau=0.5)
+    reward = ItemsToProfile(ctx, tau=0.5)
     values = reward(completions=["p1", "p2", "q"], positive=["a", "a", "c"], user_id=["u1", "u1", "u2"])
     cos = lambda d: math.cos(math.radians(d))  # noqa: E731
     # Row 0: item a against p1 (own) and q (other user); p2 (same user) stays out.
@@ -161,7 +161,7 @@ def test_items_to_profile_excludes_same_user_generations_and_picks_the_right_use
 
 
 def test_items_to_profile_picks_its_users_profile_with_minilm(minilm_ctx):
-    reward = items_to_profile(minilm_ctx)
+    reward = ItemsToProfile(minilm_ctx)
     right = reward(completions=[GOOD, OTHER], positive=["boots", "knife"], user_id=["u1", "u2"])
     swapped = reward(completions=[OTHER, GOOD], positive=["boots", "knife"], user_id=["u1", "u2"])
     assert right[0] > swapped[0] and right[1] > swapped[1]
@@ -201,7 +201,7 @@ def test_odd_text_gives_finite_values_and_message_and_string_forms_agree(tiny_lm
 
 
 def test_odd_text_is_finite_with_minilm(minilm_ctx):
-    reward = infonce(minilm_ctx, num_negatives=5)
+    reward = InfoNCE(minilm_ctx, num_negatives=5)
     values = reward(completions=[messages(t) for t in ODD_TEXTS], positive=["boots"] * 4)
     assert all(math.isfinite(v) for v in values)
 
@@ -221,13 +221,13 @@ def test_diagnostics_reach_trls_log_metric_hook(tiny_lm):
     columns = dict(positive=["boots", "knife"], user_id=["u1", "u2"],
                    log_metric=lambda name, value: logged.__setitem__(name, value))
     resolve("cosine")(ctx)(completions=["hiking boots", "espresso"], **columns)
-    next_item_mcq(ctx)(completions=["hiking boots", "espresso"], **columns)
+    NextItemMCQ(ctx)(completions=["hiking boots", "espresso"], **columns)
     assert logged["cosine/cos_pos"] == pytest.approx((2 / math.sqrt(12) + 0.0) / 2, abs=1e-6)
     assert logged["next_item_mcq/accuracy"] in (0.0, 0.5, 1.0)
 
 
 def test_programming_errors_raise_clearly():
-    reward = infonce(toy_context())
+    reward = InfoNCE(toy_context())
     with pytest.raises(RewardError, match="no completions"):
         reward(completions=[], positive=[])
     with pytest.raises(RewardError, match=r"'user_id' has 1 rows but there are 2 completions"):
@@ -237,9 +237,9 @@ def test_programming_errors_raise_clearly():
     with pytest.raises(KeyError, match="'nope' is not in the reward catalogue"):
         reward(completions=["a"], positive=["nope"])
     with pytest.raises(RewardError, match="needs a RewardContext"):
-        infonce(None)
-    with pytest.raises(RewardError, match="2..26 choices"):
-        next_item_mcq(toy_context())(completions=["a"], choices=[["boots"]], answer=[0])
+        InfoNCE(None)
+    with pytest.raises(RewardError, match=r"num_choices must lie in 2\.\.8"):
+        NextItemMCQ(toy_context(), num_choices=9)
 
 
 def test_a_failing_batch_scores_the_floor_and_warns_once(caplog):
@@ -249,7 +249,7 @@ def test_a_failing_batch_scores_the_floor_and_warns_once(caplog):
 
     ctx = toy_context()
     ctx.embedder = Broken()
-    reward = infonce(ctx, tau=0.1, num_negatives=3)
+    reward = InfoNCE(ctx, tau=0.1, num_negatives=3)
     with caplog.at_level(logging.WARNING, logger="bluekit.rewards"):
         first = reward(completions=["a", "b"], positive=["boots", "boots"])
         reward(completions=["a"], positive=["boots"])
@@ -265,7 +265,7 @@ def test_a_failing_batch_scores_the_floor_and_warns_once(caplog):
 
 
 def test_sampled_negatives_are_shared_by_a_users_generations_and_change_with_the_step():
-    reward = infonce(toy_context(), num_negatives=3)
+    reward = InfoNCE(toy_context(), num_negatives=3)
     batch = make_batch(["x", "y", "z"], positive=["boots"] * 3, user_id=["u1", "u1", "u2"])
     negs = reward.negative_rows(batch)
     assert list(negs[0]) == list(negs[1]) and all(0 not in n for n in negs)
@@ -283,43 +283,57 @@ def test_sampled_negatives_are_shared_by_a_users_generations_and_change_with_the
 
 def test_next_item_mcq_gives_a_distribution_over_the_options(tiny_lm):
     ctx = toy_context(reader=tiny_lm, strict=True)
-    reward = next_item_mcq(ctx)
-    columns = dict(choices=[["boots", "knife", "novel"], ["yoga", "pan", "tent"]], answer=[0, 2],
-                   user_id=["u1", "u2"])
+    reward = NextItemMCQ(ctx, num_choices=3)
+    columns = dict(positive=["boots", "knife"], user_id=["u1", "u2"])
     texts = ["Loves waterproof hiking boots.", "Cooks a lot and camps on weekends " * 3]
     dists = reward.distribution(texts, **columns)
+    _, answers = reward.questions(make_batch(texts, **columns))
     for dist in dists:
         assert dist.shape == (3,) and np.all((dist >= 0) & (dist <= 1)) and dist.sum() == pytest.approx(1)
     probs = reward(completions=texts, **columns)
-    assert probs == pytest.approx([dists[0][0], dists[1][2]])
-    correct = next_item_mcq(ctx, mode="correct")(completions=texts, **columns)
-    assert correct == [float(np.argmax(dists[0]) == 0), float(np.argmax(dists[1]) == 2)]
+    assert probs == pytest.approx([dists[0][answers[0]], dists[1][answers[1]]])
+    correct = NextItemMCQ(ctx, num_choices=3, mode="correct")(completions=texts, **columns)
+    assert correct == [float(np.argmax(d) == a) for d, a in zip(dists, answers)]
     # Left padding does not change a profile's answer: alone == inside a batch with a longer one.
-    alone = reward.distribution(texts[:1], choices=columns["choices"][:1], answer=[0])
+    alone = reward.distribution(texts[:1], positive=["boots"], user_id=["u1"])
     assert alone[0] == pytest.approx(dists[0], abs=1e-5)
 
 
-def test_next_item_mcq_samples_choices_with_the_positive_when_no_columns(tiny_lm):
-    reward = next_item_mcq(toy_context(reader=tiny_lm), num_choices=4)
-    batch = make_batch(["a", "b", "c"], positive=["boots", "boots", "knife"], user_id=["u1", "u1", "u2"])
-    titles, answers = reward.questions(batch)
-    assert titles[0] == titles[1] and len(titles[0]) == 4 and len(set(titles[0])) == 4
+def test_next_item_mcq_draws_num_choices_per_step_and_user_avoiding_the_history(tiny_lm):
+    reward = NextItemMCQ(toy_context(reader=tiny_lm), num_choices=5)
+    columns = dict(positive=["boots", "boots", "knife"], user_id=["u1", "u1", "u2"],
+                   history=[["socks", "tent"], ["socks", "tent"], []])
+    titles, answers = reward.questions(make_batch(["a", "b", "c"], **columns))
+    assert titles[0] == titles[1] and len(titles[0]) == 5 and len(set(titles[0])) == 5
     assert titles[0][answers[0]] == TOY_CATALOGUE["boots"]
     assert titles[2][answers[2]] == TOY_CATALOGUE["knife"]
+    assert not {TOY_CATALOGUE["socks"], TOY_CATALOGUE["tent"]} & set(titles[0])  # not had before
+
+    class State:
+        def __init__(self, step):
+            self.global_step = step
+    drawn = {tuple(reward.questions(make_batch(["a"], trainer_state=State(step), positive=["knife"],
+                                               user_id=["u2"]))[0][0]) for step in range(6)}
+    assert len(drawn) > 1  # a new step asks a new question
 
 
-def test_the_reader_loads_lazily_once(tiny_lm):
+def test_the_reader_loads_lazily_once_per_model_and_failures_are_loud(tiny_lm):
     calls = []
 
-    def factory():
-        calls.append(1)
+    def factory(spec):
+        calls.append(spec)
+        if spec == "broken":
+            raise OSError("no such model")
         return tiny_lm
     ctx = toy_context(reader_factory=factory)
-    reward = next_item_mcq(ctx)
+    reward = NextItemMCQ(ctx)
     assert calls == []
     reward(completions=["x"], positive=["boots"])
     reward(completions=["y"], positive=["boots"])
-    assert calls == [1]
+    NextItemMCQ(ctx, reader="other")(completions=["y"], positive=["boots"])
+    assert calls == [None, "other"]  # the default reader once, a configured reader once
+    with pytest.raises(RewardError, match="reader LLM broken could not be loaded.*no such model"):
+        NextItemMCQ(ctx, reader="broken")(completions=["y"], positive=["boots"])
 
 
 # --------------------------------------------------------------------------- length/format
@@ -327,7 +341,7 @@ def test_the_reader_loads_lazily_once(tiny_lm):
 def test_length_format_orders_empty_below_flawed_below_clean():
     prompt = [{"role": "user", "content": "History:\n- Waterproof leather hiking boots for trail "
                                           "walking (5 stars)\nWrite a profile."}]
-    reward = length_format(None, min_words=5, max_completion_tokens=16)
+    reward = LengthFormat(None, min_words=5, max_completion_tokens=16)
     clean = "Enjoys long hikes and buys sturdy outdoor footwear and warm layers."
     texts = {
         "empty": "",
@@ -349,7 +363,7 @@ def test_length_format_orders_empty_below_flawed_below_clean():
 
 
 def test_length_format_counts_too_short_and_too_long():
-    reward = length_format(None, min_words=10, max_words=20)
+    reward = LengthFormat(None, min_words=10, max_words=20)
     def distinct_words(n):
         return " ".join(f"word{i}" for i in range(n)) + "."
     short, ok, long = reward(completions=[distinct_words(5), distinct_words(15), distinct_words(30)])
@@ -362,20 +376,41 @@ def test_registry_by_name_dotted_path_and_unknown(monkeypatch):
     monkeypatch.syspath_prepend(str(EXAMPLES))
     assert {"infonce", "items_to_profile", "bidirectional_infonce", "cosine", "rank_reward",
             "next_item_mcq", "length_format"} <= set(registered_names())
-    assert resolve("infonce") is infonce
+    assert resolve("infonce") is InfoNCE
     specs = [RewardSpec("infonce", 1.0, {"tau": 0.1, "num_negatives": 3}),
-             RewardSpec("my_reward.keyword_bonus", 0.2, {"keywords": ["hiking", "boots"]}),
-             RewardSpec("infonce", 0.5, {"negatives": "hard", "num_negatives": 2})]
+             RewardSpec("my_rewards.KeywordBonus", 0.2, {"keywords": ["hiking", "boots"]}),
+             RewardSpec("infonce", 0.5, {"negatives": "hard", "num_negatives": 2}),
+             RewardSpec("my_rewards.brevity", 0.1), RewardSpec("my_rewards.title_overlap", 0.3)]
     funcs, weights = build_reward_funcs(specs, toy_context())
-    assert [f.__name__ for f in funcs] == ["infonce", "keyword_bonus", "infonce_2"]
-    assert weights == [1.0, 0.2, 0.5]
+    names = [f.__name__ for f in funcs]
+    assert names == ["infonce", "keyword_bonus", "infonce_2", "brevity", "title_overlap"]
+    assert weights == [1.0, 0.2, 0.5, 0.1, 0.3]
     assert funcs[1](completions=["hiking boots", "boots", "pans"]) == [1.0, 0.5, 0.0]
+    assert funcs[3](completions=["two words"]) == [-0.04]  # a plain TRL function, as it is
+    assert funcs[4](completions=["hiking boots"], positive=["boots"])[0] > 0  # ctx passed in
     with pytest.raises(RewardError, match=r"unknown reward 'infonse'.*'cosine'.*'infonce'"):
         resolve("infonse")
     with pytest.raises(RewardError, match="cannot import module 'no_such_module'"):
         resolve("no_such_module.reward")
     with pytest.raises(RewardError, match="bad params"):
         build_reward_funcs([RewardSpec("infonce", 1.0, {"temperature": 0.1})], toy_context())
+    with pytest.raises(RewardError, match="bad params"):
+        build_reward("my_rewards.title_overlap", toy_context(), {"scale": 2})
+
+
+def test_a_reward_subclass_and_trls_factories_need_no_boilerplate():
+    class TitleWords(Reward):  # no name, no factory: named title_words in logs and configs
+        def __init__(self, ctx=None, bonus: float = 1.0):
+            super().__init__(ctx)
+            self.bonus = bonus
+
+        def score(self, batch):
+            return [self.bonus * len(text.split()) for text in batch.texts]
+    reward = TitleWords(bonus=2.0)
+    assert reward.__name__ == "title_words" and reward(completions=["a b"]) == [4.0]
+    overlong = build_reward("trl.rewards.get_soft_overlong_punishment", None,
+                            {"max_completion_len": 10, "soft_punish_cache": 5})
+    assert overlong(completion_ids=[[1] * 4, [1] * 10]) == [0.0, -1.0]
 
 
 def test_reward_funcs_pickle_and_keep_their_values():
@@ -388,7 +423,7 @@ def test_reward_funcs_pickle_and_keep_their_values():
         assert clone.__name__ == func.__name__ and clone(**kwargs) == func(**kwargs)
 
 
-def test_score_profiles_and_combined_sum_the_weighted_rewards():
+def test_score_profiles_sums_the_weighted_rewards_raw_or_normalised():
     ctx = toy_context()
     specs = [RewardSpec("cosine", 1.0), RewardSpec("length_format", 0.5, {"min_words": 3})]
     texts = ["Loves hiking boots and trail walking.", "Likes things", ""]
@@ -396,31 +431,33 @@ def test_score_profiles_and_combined_sum_the_weighted_rewards():
     assert list(table.columns) == ["user_id", "profile", "cosine", "length_format", "total"]
     assert np.allclose(table["total"], table["cosine"] + 0.5 * table["length_format"])
     assert table["total"].idxmax() == 0 and table["total"].idxmin() == 2
-    funcs, weights = build_reward_funcs(specs, ctx)
-    total = combined(funcs, weights)(completions=texts, positive=["boots"] * 3)
-    assert total == pytest.approx(table["total"].tolist())
 
 
-def test_combined_skips_none_like_trl():
-    def half(completions, **_):
-        return [None, 1.0]
-
-    def one(completions, **_):
-        return [None, 2.0]
-    assert combined([half, one], [1.0, 0.5])(completions=["a", "b"]) == [None, 2.0]
+def test_normalised_weights_mean_what_they_say_and_change_the_ranking():
+    """In nats InfoNCE swamps a [0, 1] reward; normalised within the user's rows, a weight
+    counts the same for both, so raising the second reward's weight reorders the profiles."""
+    ctx = toy_context()
+    texts = ["Buys hiking boots.", "Buys hiking boots and walking gear, prefers leather trail styles."]
+    row = {"user_id": "u1", "positive": "boots"}
+    def ranking(aggregation, weight):
+        specs = [RewardSpec("infonce", 1.0, {"tau": 0.05, "num_negatives": 7}),
+                 RewardSpec("my_rewards.brevity", weight)]
+        return score_profiles(texts, row, ctx, specs, aggregation)["total"].tolist()
+    raw_low, raw_high = ranking("sum_then_normalize", 0.5), ranking("sum_then_normalize", 2.0)
+    assert (raw_low[0] > raw_low[1]) == (raw_high[0] > raw_high[1])  # nats swamp the brevity term
+    norm_low, norm_high = ranking("normalize_then_sum", 0.5), ranking("normalize_then_sum", 2.0)
+    assert norm_low[1] > norm_low[0] and norm_high[0] > norm_high[1]  # the weight decides
 
 
 # --------------------------------------------------------------------------- docs run
 
-def test_docstring_examples_run():
+def test_the_example_rewards_docstrings_run():
+    """examples/ is outside --doctest-modules' reach (the package's own doctests run there)."""
     import importlib
     import sys
     sys.path.insert(0, str(EXAMPLES))
     try:
-        modules = ["bluekit.rewards.core", "bluekit.rewards.embedding", "bluekit.rewards.text",
-                   "bluekit.rewards.format", "bluekit.rewards.registry", "my_reward"]
-        for name in modules:
-            result = doctest.testmod(importlib.import_module(name))
-            assert result.failed == 0 and result.attempted > 0, name
+        result = doctest.testmod(importlib.import_module("my_rewards"))
+        assert result.failed == 0 and result.attempted > 0
     finally:
         sys.path.remove(str(EXAMPLES))

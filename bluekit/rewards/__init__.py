@@ -1,34 +1,35 @@
 """Rewards for GRPO training of the profiler, as TRL-compatible callables, found by name.
 
-Each reward is built by a factory ``factory(ctx, **params)`` and called the way TRL's
-GRPOTrainer calls it: ``reward(prompts=..., completions=..., completion_ids=..., trainer_state=...,
-**dataset_columns) -> list[float]``. The context (:class:`RewardContext`) holds the embedder and
-the item catalogue (ids, normalised vectors, titles) and, for the text reward, a reader LLM.
+Every reward is called the way TRL's GRPOTrainer calls it: ``reward(prompts=..., completions=...,
+completion_ids=..., trainer_state=..., **dataset_columns) -> list[float]``. A reward is a plain
+TRL function (two lines in your own file) or a :class:`Reward` subclass, named in a config by
+registry name or dotted path; the context (:class:`RewardContext`) holds the embedder, the item
+catalogue (ids, normalised vectors, titles) and, for the text reward, the reader LLMs.
 
-    ctx = RewardContext(embedder, item_ids, item_vecs, item_titles, reader_factory=...)
+    ctx = reward_context(cfg, prepared, embedder, item_vecs)        # or ws.reward_context()
     funcs, weights = build_reward_funcs(cfg.train.rewards, ctx)    # -> GRPOTrainer(reward_funcs=...)
     table = score_profiles(texts, rows, ctx, cfg.train.rewards)    # one column per reward + total
 
-Modules: core (context, input checks, HashingEmbedder), embedding (infonce, items_to_profile,
-bidirectional_infonce, cosine, rank_reward), text (next_item_mcq), format (length_format),
-registry (register, resolve, build_reward_funcs, combined, score_profiles).
+Built-ins (registry name: class, range): infonce: InfoNCE (nats, <= 0), items_to_profile:
+ItemsToProfile (nats, <= 0), bidirectional_infonce: BidirectionalInfoNCE (nats, <= 0), cosine:
+Cosine ([-1, 1]), rank_reward: RankReward ((0, 1]), next_item_mcq: NextItemMCQ ([0, 1]),
+length_format: LengthFormat ([-1, 0]). Modules: core (context, Reward, input checks,
+HashingEmbedder), embedding, text, format, registry (register, resolve, build_reward_funcs,
+score_profiles).
 """
 from .core import (Batch, HashingEmbedder, Reward, RewardContext, RewardError, completion_text,
-                   make_batch, prompt_text, toy_context)
-from .embedding import (BidirectionalInfoNCE, Cosine, InfoNCE, ItemsToProfile, RankReward,
-                        bidirectional_infonce, cosine, infonce, items_to_profile, rank_reward)
-from .format import LengthFormat, length_format
-from .registry import (CombinedReward, build_reward_funcs, combined, register, registered_names,
-                       resolve, score_profiles)
-from .text import NextItemMCQ, mcq_prompt, next_item_mcq, option_probabilities
+                   make_batch, prompt_text, reward_context, toy_context)
+from .embedding import BidirectionalInfoNCE, Cosine, InfoNCE, ItemsToProfile, RankReward
+from .format import LengthFormat
+from .registry import (build_reward, build_reward_funcs, group_normalized, register,
+                       registered_names, resolve, score_profiles)
+from .text import NextItemMCQ, mcq_prompt, option_probabilities
 
 __all__ = [
     "Batch", "HashingEmbedder", "Reward", "RewardContext", "RewardError", "completion_text",
-    "make_batch", "prompt_text", "toy_context",
+    "make_batch", "prompt_text", "reward_context", "toy_context",
     "BidirectionalInfoNCE", "Cosine", "InfoNCE", "ItemsToProfile", "RankReward",
-    "bidirectional_infonce", "cosine", "infonce", "items_to_profile", "rank_reward",
-    "LengthFormat", "length_format",
-    "CombinedReward", "build_reward_funcs", "combined", "register", "registered_names", "resolve",
-    "score_profiles",
-    "NextItemMCQ", "mcq_prompt", "next_item_mcq", "option_probabilities",
+    "LengthFormat", "NextItemMCQ", "mcq_prompt", "option_probabilities",
+    "build_reward", "build_reward_funcs", "group_normalized", "register", "registered_names",
+    "resolve", "score_profiles",
 ]

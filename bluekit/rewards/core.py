@@ -1,10 +1,11 @@
 """What every reward shares: the context it reads, input checking, text extraction, a toy embedder.
 
-A reward is a callable class (picklable, with a stable ``__name__``) that follows TRL's contract:
-``reward(prompts=..., completions=..., completion_ids=..., trainer_state=..., **columns)`` returns
-one float per completion. :class:`Reward` does the shared work once: it checks the inputs
-(programming errors raise), turns completions into plain text, and makes sure odd text never
-crashes a training run (a failing batch scores the reward's floor, with one warning).
+A kit reward is a :class:`Reward` subclass (picklable, with a stable ``__name__``) that follows
+TRL's contract: ``reward(prompts=..., completions=..., completion_ids=..., trainer_state=...,
+**columns)`` returns one float per completion. :class:`Reward` does the shared work once: it
+checks the inputs (programming errors raise), turns completions into plain text, and makes sure
+odd text never crashes a training run (a failing batch scores the reward's floor, with one
+warning). A plain TRL reward function works too (see bluekit.rewards.registry).
 """
 from __future__ import annotations
 
@@ -18,11 +19,6 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 logger = logging.getLogger("bluekit.rewards")
-
-# Columns the trainer provides per row (see docs/ARCHITECTURE.md); all are optional for a reward
-# that does not read them.
-KNOWN_COLUMNS = ("user_id", "positive", "history", "choices", "answer")
-
 
 class RewardError(ValueError):
     """A reward was called or configured wrongly (a programming error, not odd model text)."""
@@ -145,21 +141,25 @@ class RewardContext:
     """Everything the rewards read besides the batch: the embedder and the item catalogue.
 
     item_vecs rows are aligned with item_ids and item_titles (normalised again here, to be safe).
-    The reader LLM of the text-space reward loads lazily: pass ``reader=(model, tokenizer)`` or a
-    ``reader_factory`` returning that pair (called once, on first use). ``strict=True`` makes
-    rewards re-raise errors instead of scoring a floor value (useful while developing a reward).
+    Reader LLMs of the text-space reward load lazily: pass ``reader=(model, tokenizer)`` (the
+    default reader) or a ``reader_factory(spec)`` returning that pair for a model spec (None =
+    the default reader, the frozen initial profiler), called once per spec on first use.
+    ``strict=True`` makes rewards re-raise errors instead of scoring a floor value (useful while
+    developing a reward). Build one for a prepared catalogue with :func:`reward_context`.
     """
     embedder: Any
     item_ids: list[str]
     item_vecs: np.ndarray
     item_titles: list[str]
     seed: int = 0
-    reader_factory: Callable[[], tuple] | None = None
+    reader_factory: Callable[[str | None], tuple] | None = None
     reader: tuple | None = None
     strict: bool = False
     hard_negative_pool: int = 64  # neighbours cached per item for "hard" negatives
+    max_completion_length: int | None = None  # the trainer's token cap (length_format's cut-off)
     _row_of: dict[str, int] = field(default_factory=dict, init=False, repr=False)
     _neighbours: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+    _readers: dict[str | None, tuple] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
         self.item_ids = [str(i) for i in self.item_ids]
@@ -196,7 +196,7 @@ class RewardContext:
         state = dict(self.__dict__)
         if state.get("reader_factory") is not None:
             state["reader"] = None  # a picklable factory rebuilds the reader; skip the weights
-        state["_neighbours"] = {}
+        state["_neighbours"], state["_readers"] = {}, {}
         return state
 
     @property
@@ -234,14 +234,25 @@ class RewardContext:
             self._neighbours[row] = top[np.argsort(-sims[top], kind="stable")]
         return self._neighbours[row][:k]
 
-    def get_reader(self) -> tuple:
-        """(model, tokenizer) of the reader LLM, loaded on first use."""
-        if self.reader is None:
+    def get_reader(self, spec: str | None = None) -> tuple:
+        """(model, tokenizer) of a reader LLM (None = the default one), loaded once on first use.
+
+        A reader that fails to load raises RewardError (loud: a reward that silently scores 0
+        would train on nothing).
+        """
+        if spec is None and self.reader is not None:
+            return self.reader
+        if spec not in self._readers:
             if self.reader_factory is None:
                 raise RewardError("this reward needs a reader LLM: set RewardContext.reader=(model, "
                                   "tokenizer) or RewardContext.reader_factory")
-            self.reader = tuple(self.reader_factory())
-        return self.reader
+            try:
+                self._readers[spec] = tuple(self.reader_factory(spec))
+            except Exception as error:  # noqa: BLE001 - any load failure, named once, loudly
+                raise RewardError(f"the reader LLM {spec or '(the initial profiler)'} could not "
+                                  f"be loaded: {type(error).__name__}: {error}") from error
+        return self._readers[spec]
+
 
 
 TOY_CATALOGUE = {
@@ -332,17 +343,27 @@ def make_batch(completions, prompts=None, completion_ids=None, trainer_state=Non
 class Reward:
     """Base of every kit reward: a picklable callable class with a TRL-style signature.
 
-    Subclasses set ``floor`` (the value a broken batch gets) and implement ``score(batch)``
-    returning one value per row. Errors inside ``score`` (odd text, a failing model) are logged
-    once and scored ``floor`` unless ``ctx.strict``; bad calls and set-up mistakes raise
-    :class:`RewardError`.
-    ``score`` may also fill ``self.diagnostics`` (name -> batch mean); under TRL they are logged
-    through its ``log_metric`` hook as ``<reward name>/<diagnostic>``.
+    A subclass writes ``score(batch)`` returning one value per row, and takes its settings as
+    keyword arguments of ``__init__(self, ctx, ...)`` (a config's ``params``). Its name in
+    configs and in TRL's logs (``rewards/<name>/mean``) is the one given to ``@register``, else
+    the class name in snake_case (``TitleOverlap`` -> ``title_overlap``). ``floor`` is the value
+    a broken batch gets: errors inside ``score`` (odd text, a failing model) are logged once and
+    scored ``floor`` unless ``ctx.strict``; bad calls and set-up mistakes raise
+    :class:`RewardError`. ``score`` may also fill ``self.diagnostics`` (name -> batch mean);
+    under TRL they are logged through its ``log_metric`` hook as ``<reward name>/<diagnostic>``.
+
+    >>> class Brevity(Reward):
+    ...     def score(self, batch):
+    ...         return [-len(text.split()) / 50 for text in batch.texts]
+    >>> reward = Brevity()
+    >>> reward.__name__, reward(completions=["two words", [{"role": "assistant", "content": "one"}]])
+    ('brevity', [-0.04, -0.02])
     """
     floor: float = 0.0
     needs_ctx: bool = False  # True: building the reward without a RewardContext is an error
 
-    def __init__(self, ctx: RewardContext | None, name: str):
+    def __init__(self, ctx: RewardContext | None = None):
+        name = type(self).__dict__.get("registered_name") or _snake_case(type(self).__name__)
         if self.needs_ctx and not isinstance(ctx, RewardContext):
             raise RewardError(f"reward {name!r} needs a RewardContext (embedder and item catalogue) "
                               f"as its first argument, got {type(ctx).__name__}")
@@ -388,3 +409,30 @@ class Reward:
 
     def __repr__(self) -> str:
         return f"<reward {self.__name__}>"
+
+
+def _snake_case(name: str) -> str:
+    """TitleOverlap -> title_overlap, InfoNCE -> info_nce.
+
+    >>> _snake_case("TitleOverlap"), _snake_case("InfoNCE")
+    ('title_overlap', 'info_nce')
+    """
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def reward_context(cfg, prepared, embedder, item_vecs) -> RewardContext:
+    """The RewardContext over a prepared catalogue, as training and the notebooks build it.
+
+    cfg: a bluekit.config.Config (seed, the token cap, and the profiler that is the default
+    reader). Reader LLMs load only if a reward asks for one (bluekit.llm.load_reader).
+    """
+    import functools
+
+    from bluekit.llm import load_reader
+
+    items = prepared.items
+    return RewardContext(embedder=embedder, item_ids=items["item_id"].astype(str).tolist(),
+                         item_vecs=item_vecs, item_titles=items["title"].astype(str).tolist(),
+                         seed=cfg.train.seed,
+                         max_completion_length=int(cfg.train.grpo["max_completion_length"]),
+                         reader_factory=functools.partial(load_reader, cfg.profiler))

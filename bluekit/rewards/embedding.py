@@ -14,7 +14,7 @@ import numpy as np
 from .core import Batch, Reward, RewardContext, RewardError
 from .registry import register
 
-NEGATIVE_KINDS = ("sampled", "hard", "in_batch")
+NEGATIVE_KINDS = ("sampled", "hard", "in_batch", "all")
 
 
 def _log_softmax_first(logits: np.ndarray) -> float:
@@ -56,24 +56,53 @@ def _sampled_rows(rng: np.random.Generator, num_items: int, exclude: int, k: int
     return picks + (picks >= exclude)  # skip over the excluded row
 
 
+@register("infonce")
 class InfoNCE(_EmbeddingReward):
-    """Profile -> items log-softmax of the positive; see :func:`infonce`."""
+    """Profile -> items InfoNCE: the log-softmax of the positive item among negatives.
+
+    r = s_pos/tau - logsumexp([s_pos, s_neg_1..k] / tau), s = cosine(profile, item). r <= 0, and
+    0 means the positive wins by a wide margin. ``scale_by_tau=True`` reports tau * r instead
+    (the form s_pos - tau * logsumexp(...)); GRPO's group normalisation makes the two train alike.
+
+    negatives: "sampled" (``num_negatives`` uniform catalogue items, never the positive; seeded
+    by ctx.seed, the training step and the user, so a user's G generations share them), "hard"
+    (the ``num_negatives`` items nearest to the positive), "in_batch" (the other users'
+    positives in this call; rows of the same user are never negatives), or a list of these
+    (union), or "all" (every other catalogue item: the full-ranking view of the evaluation; cheap
+    for catalogues of a few thousand items). A row left without negatives (in_batch alone, one
+    user) scores s_pos / tau. Range: about (-2/tau - log(1 + k), 0] nats for k negatives (about
+    -6..0 in practice at tau 0.05): sum it with rewards in [0, 1] through
+    ``train.grpo.multi_objective_aggregation: normalize_then_sum`` so the weights mean what they say.
+    ``exclude_history=True`` drops items in the row's ``history`` column from its negatives
+    (they are things the user liked, so poor negatives).
+
+    >>> from bluekit.rewards import toy_context
+    >>> reward = InfoNCE(toy_context(), tau=0.1, num_negatives=3)
+    >>> good, bad = reward(completions=[
+    ...     [{"role": "assistant", "content": "Loves waterproof hiking boots and trail walking."}],
+    ...     [{"role": "assistant", "content": "Likes things."}]],
+    ...     positive=["boots", "boots"], user_id=["u1", "u1"])
+    >>> good > bad, round(bad, 6) == round(-math.log(4), 6)  # "Likes things." ties with 3 negatives
+    (True, True)
+    """
 
     def __init__(self, ctx: RewardContext, tau: float = 0.05, num_negatives: int = 32,
                  negatives: str | Sequence[str] = "sampled", scale_by_tau: bool = False,
-                 exclude_history: bool = False, name: str = "infonce"):
-        super().__init__(ctx, name)
+                 exclude_history: bool = False):
+        super().__init__(ctx)
         kinds = [negatives] if isinstance(negatives, str) else list(negatives)
         unknown = [k for k in kinds if k not in NEGATIVE_KINDS]
         if unknown or not kinds:
-            raise RewardError(f"{name}: unknown negatives {unknown or kinds}; choose from "
+            raise RewardError(f"{self.__name__}: unknown negatives {unknown or kinds}; choose from "
                               f"{list(NEGATIVE_KINDS)} or a list of them")
         if tau <= 0 or num_negatives < 0:
-            raise RewardError(f"{name}: need tau > 0 and num_negatives >= 0 (got {tau}, {num_negatives})")
+            raise RewardError(f"{self.__name__}: need tau > 0 and num_negatives >= 0 (got {tau}, {num_negatives})")
         self.tau, self.num_negatives, self.kinds = float(tau), int(num_negatives), kinds
         self.scale_by_tau, self.exclude_history = scale_by_tau, exclude_history
         # Worst case: the positive at cosine -1, every negative at +1.
-        floor = -2.0 / self.tau - math.log(1 + max(1, self.num_negatives * len(kinds)))
+        most = sum(ctx.num_items if kind == "all" else self.num_negatives for kind in kinds)
+        floor = -2.0 / self.tau - math.log(1 + max(1, most))
+
         self.floor = floor * self.tau if scale_by_tau else floor
 
     def negative_rows(self, batch: Batch) -> list[np.ndarray]:
@@ -90,6 +119,8 @@ class InfoNCE(_EmbeddingReward):
                     if kind == "sampled":
                         rng = batch.rng(self.ctx.seed, f"{key}\t{pos}")
                         parts.append(_sampled_rows(rng, self.ctx.num_items, pos, self.num_negatives))
+                    elif kind == "all":
+                        parts.append(np.arange(self.ctx.num_items))
                     elif kind == "hard":
                         parts.append(self.ctx.nearest_items(pos, self.num_negatives))
                     else:  # in_batch: other users' positives (never this user's own rows)
@@ -114,43 +145,29 @@ class InfoNCE(_EmbeddingReward):
         return rewards
 
 
-@register("infonce")
-def infonce(ctx: RewardContext, tau: float = 0.05, num_negatives: int = 32,
-            negatives: str | Sequence[str] = "sampled", scale_by_tau: bool = False,
-            exclude_history: bool = False) -> InfoNCE:
-    """Profile -> items InfoNCE: the log-softmax of the positive item among negatives.
+@register("items_to_profile")
+class ItemsToProfile(_EmbeddingReward):
+    """Items -> profile InfoNCE: the positive item should pick its own user's profile.
 
-    r = s_pos/tau - logsumexp([s_pos, s_neg_1..k] / tau), s = cosine(profile, item). r <= 0, and
-    0 means the positive wins by a wide margin. ``scale_by_tau=True`` reports tau * r instead
-    (the form s_pos - tau * logsumexp(...)); GRPO's group normalisation makes the two train alike.
-
-    negatives: "sampled" (``num_negatives`` uniform catalogue items, never the positive; seeded
-    by ctx.seed, the training step and the user, so a user's G generations share them), "hard"
-    (the ``num_negatives`` items nearest to the positive), "in_batch" (the other users'
-    positives in this call; rows of the same user are never negatives), or a list of these
-    (union). A row left without negatives (in_batch alone, one user) scores s_pos / tau.
-    ``exclude_history=True`` drops items in the row's ``history`` column from its negatives
-    (they are things the user liked, so poor negatives).
+    For completion j of user u with next item pos_u:
+    r_j = log( e^{s(pos_u, p_j)/tau} / (e^{s(pos_u, p_j)/tau} + sum_k e^{s(pos_u, p_k)/tau}) ),
+    k running over the completions of the OTHER users in the call (u's other G-1 generations
+    are left out: they are rivals within the GRPO group, not negatives). Users are told apart
+    by ``user_id`` (else the prompt, else the positive). With a single user in the call there is
+    no denominator, and r_j = s(pos_u, p_j) / tau. Range: (-2/tau - log(n), 0] nats for n users.
 
     >>> from bluekit.rewards import toy_context
-    >>> reward = infonce(toy_context(), tau=0.1, num_negatives=3)
-    >>> good, bad = reward(completions=[
-    ...     [{"role": "assistant", "content": "Loves waterproof hiking boots and trail walking."}],
-    ...     [{"role": "assistant", "content": "Likes things."}]],
-    ...     positive=["boots", "boots"], user_id=["u1", "u1"])
-    >>> good > bad, round(bad, 6) == round(-math.log(4), 6)  # "Likes things." ties with 3 negatives
+    >>> reward = ItemsToProfile(toy_context(), tau=0.1)
+    >>> r = reward(completions=["Buys hiking boots.", "Likes things.", "Owns a kitchen knife set."],
+    ...            positive=["boots", "boots", "knife"], user_id=["u1", "u1", "u2"])
+    >>> r[0] > r[1], r[2] > -0.01
     (True, True)
     """
-    return InfoNCE(ctx, tau, num_negatives, negatives, scale_by_tau, exclude_history)
 
-
-class ItemsToProfile(_EmbeddingReward):
-    """Items -> profile log-softmax; see :func:`items_to_profile`."""
-
-    def __init__(self, ctx: RewardContext, tau: float = 0.05, name: str = "items_to_profile"):
-        super().__init__(ctx, name)
+    def __init__(self, ctx: RewardContext, tau: float = 0.05):
+        super().__init__(ctx)
         if tau <= 0:
-            raise RewardError(f"{name}: need tau > 0 (got {tau})")
+            raise RewardError(f"{self.__name__}: need tau > 0 (got {tau})")
         self.tau = float(tau)
         self.floor = -2.0 / self.tau - math.log(65)
 
@@ -168,36 +185,27 @@ class ItemsToProfile(_EmbeddingReward):
         return rewards
 
 
-@register("items_to_profile")
-def items_to_profile(ctx: RewardContext, tau: float = 0.05) -> ItemsToProfile:
-    """Items -> profile InfoNCE: the positive item should pick its own user's profile.
+@register("bidirectional_infonce")
+class BidirectionalInfoNCE(_EmbeddingReward):
+    """BLUE's embedding reward: alpha * infonce + (1 - alpha) * items_to_profile.
 
-    For completion j of user u with next item pos_u:
-    r_j = log( e^{s(pos_u, p_j)/tau} / (e^{s(pos_u, p_j)/tau} + sum_k e^{s(pos_u, p_k)/tau}) ),
-    k running over the completions of the OTHER users in the call (u's other G-1 generations
-    are left out: they are rivals within the GRPO group, not negatives). Users are told apart
-    by ``user_id`` (else the prompt, else the positive). With a single user in the call there is
-    no denominator, and r_j = s(pos_u, p_j) / tau.
+    Both directions share tau and one encoding of the profiles; ``negatives``,
+    ``num_negatives`` and ``exclude_history`` are those of :class:`InfoNCE`. Range: as InfoNCE's.
 
     >>> from bluekit.rewards import toy_context
-    >>> reward = items_to_profile(toy_context(), tau=0.1)
-    >>> r = reward(completions=["Buys hiking boots.", "Likes things.", "Owns a kitchen knife set."],
-    ...            positive=["boots", "boots", "knife"], user_id=["u1", "u1", "u2"])
-    >>> r[0] > r[1], r[2] > -0.01
-    (True, True)
+    >>> reward = BidirectionalInfoNCE(toy_context(), alpha=0.5, tau=0.1, num_negatives=3)
+    >>> good, bad, other = reward(completions=["Buys hiking boots.", "Likes things.", "Owns a knife."],
+    ...                           positive=["boots", "boots", "knife"], user_id=["u1", "u1", "u2"])
+    >>> good > bad
+    True
     """
-    return ItemsToProfile(ctx, tau)
-
-
-class BidirectionalInfoNCE(_EmbeddingReward):
-    """alpha * infonce + (1 - alpha) * items_to_profile on one shared encoding."""
 
     def __init__(self, ctx: RewardContext, alpha: float = 0.5, tau: float = 0.05,
                  num_negatives: int = 32, negatives: str | Sequence[str] = "sampled",
-                 exclude_history: bool = False, name: str = "bidirectional_infonce"):
-        super().__init__(ctx, name)
+                 exclude_history: bool = False):
+        super().__init__(ctx)
         if not 0.0 <= alpha <= 1.0:
-            raise RewardError(f"{name}: alpha must lie in [0, 1], got {alpha}")
+            raise RewardError(f"{self.__name__}: alpha must lie in [0, 1], got {alpha}")
         self.alpha = float(alpha)
         self.forward = InfoNCE(ctx, tau, num_negatives, negatives, exclude_history=exclude_history)
         self.backward = ItemsToProfile(ctx, tau)
@@ -209,26 +217,16 @@ class BidirectionalInfoNCE(_EmbeddingReward):
         return [self.alpha * f + (1 - self.alpha) * b for f, b in zip(fwd, bwd)]
 
 
-@register("bidirectional_infonce")
-def bidirectional_infonce(ctx: RewardContext, alpha: float = 0.5, tau: float = 0.05,
-                          num_negatives: int = 32, negatives: str | Sequence[str] = "sampled",
-                          exclude_history: bool = False) -> BidirectionalInfoNCE:
-    """BLUE's embedding reward: alpha * infonce + (1 - alpha) * items_to_profile.
-
-    Both directions share tau and one encoding of the profiles; ``negatives``,
-    ``num_negatives`` and ``exclude_history`` are those of :func:`infonce`.
+@register("cosine")
+class Cosine(_EmbeddingReward):
+    """The cosine similarity between the profile and the positive item, in [-1, 1].
 
     >>> from bluekit.rewards import toy_context
-    >>> reward = bidirectional_infonce(toy_context(), alpha=0.5, tau=0.1, num_negatives=3)
-    >>> good, bad, other = reward(completions=["Buys hiking boots.", "Likes things.", "Owns a knife."],
-    ...                           positive=["boots", "boots", "knife"], user_id=["u1", "u1", "u2"])
-    >>> good > bad
-    True
+    >>> values = Cosine(toy_context())(completions=["hiking boots", "espresso"],
+    ...                                positive=["boots", "boots"])
+    >>> [round(v, 3) for v in values]  # 2 shared words of 2 and 6: 2 / sqrt(2 * 6)
+    [0.577, 0.0]
     """
-    return BidirectionalInfoNCE(ctx, alpha, tau, num_negatives, negatives, exclude_history)
-
-
-class Cosine(_EmbeddingReward):
     floor = -1.0
 
     def values(self, batch: Batch, profile_vecs: np.ndarray) -> list[float]:
@@ -236,28 +234,27 @@ class Cosine(_EmbeddingReward):
         return np.einsum("ij,ij->i", profile_vecs, self.ctx.item_vecs[positives]).tolist()
 
 
-@register("cosine")
-def cosine(ctx: RewardContext) -> Cosine:
-    """The cosine similarity between the profile and the positive item, in [-1, 1].
+@register("rank_reward")
+class RankReward(_EmbeddingReward):
+    """Reciprocal rank ("mrr": 1/rank) or NDCG ("ndcg": 1/log2(rank+1)) of the positive item.
+
+    Candidates are the whole catalogue (``candidates="all"``, the evaluation protocol) or the
+    positive plus ``num_candidates - 1`` sampled items (seeded per step and user). Items tied
+    with the positive rank ahead of it. Range: (0, 1].
+
 
     >>> from bluekit.rewards import toy_context
-    >>> values = cosine(toy_context())(completions=["hiking boots", "espresso"],
-    ...                                positive=["boots", "boots"])
-    >>> [round(v, 3) for v in values]  # 2 shared words of 2 and 6: 2 / sqrt(2 * 6)
-    [0.577, 0.0]
+    >>> reward = RankReward(toy_context(), metric="mrr")
+    >>> reward(completions=["waterproof hiking boots", "hiking socks"], positive=["boots", "boots"])
+    [1.0, 0.5]
     """
-    return Cosine(ctx, "cosine")
-
-
-class RankReward(_EmbeddingReward):
-    """Reciprocal rank / NDCG of the positive; see :func:`rank_reward`."""
     floor = 0.0
 
     def __init__(self, ctx: RewardContext, metric: str = "mrr", candidates: str = "all",
-                 num_candidates: int = 100, name: str = "rank_reward"):
-        super().__init__(ctx, name)
+                 num_candidates: int = 100):
+        super().__init__(ctx)
         if metric not in ("mrr", "ndcg") or candidates not in ("all", "sampled"):
-            raise RewardError(f"{name}: metric must be 'mrr' or 'ndcg' and candidates 'all' or "
+            raise RewardError(f"{self.__name__}: metric must be 'mrr' or 'ndcg' and candidates 'all' or "
                               f"'sampled' (got {metric!r}, {candidates!r})")
         self.metric, self.candidates, self.num_candidates = metric, candidates, int(num_candidates)
         self.chunk = 65536
@@ -285,20 +282,3 @@ class RankReward(_EmbeddingReward):
         ranks = self.ranks(batch, profile_vecs)
         scores = 1.0 / ranks if self.metric == "mrr" else 1.0 / np.log2(ranks + 1.0)
         return scores.tolist()
-
-
-@register("rank_reward")
-def rank_reward(ctx: RewardContext, metric: str = "mrr", candidates: str = "all",
-                num_candidates: int = 100) -> RankReward:
-    """Reciprocal rank ("mrr": 1/rank) or NDCG ("ndcg": 1/log2(rank+1)) of the positive item.
-
-    Candidates are the whole catalogue (``candidates="all"``, the evaluation protocol) or the
-    positive plus ``num_candidates - 1`` sampled items (seeded per step and user). Items tied
-    with the positive rank ahead of it. Values lie in (0, 1].
-
-    >>> from bluekit.rewards import toy_context
-    >>> reward = rank_reward(toy_context(), metric="mrr")
-    >>> reward(completions=["waterproof hiking boots", "hiking socks"], positive=["boots", "boots"])
-    [1.0, 0.5]
-    """
-    return RankReward(ctx, metric, candidates, num_candidates)

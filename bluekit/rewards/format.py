@@ -36,17 +36,33 @@ def copied_share(tokens: Sequence[str], source: Sequence[str], n: int = 5) -> fl
     return sum(g in source_grams for g in grams) / len(grams)
 
 
+@register("length_format")
 class LengthFormat(Reward):
-    """See :func:`length_format`."""
+    """Penalty in [-1, 0] for badly formed profiles; 0 means clean.
+
+    An empty profile (no words) scores -1, the strongest penalty. Otherwise the score is
+    -(cutoff_weight * cutoff + length_weight * length + repeat_weight * repetition
+    + copy_weight * copying), each term in [0, 1] (see :meth:`LengthFormat.terms`), floored at
+    -0.9 so any non-empty text beats an empty one. Range: [-1, 0]. Only profiles that hit the
+    token cap (per ``completion_ids``) count as cut off: the cap is ``max_completion_tokens``, by
+    default the trainer's ``max_completion_length`` (``ctx.max_completion_length``).
+
+    >>> reward = LengthFormat(min_words=5)
+    >>> reward(completions=["Loves waterproof hiking boots and long trail walks.",
+    ...                     "Loves waterproof hiking boots and long trail walks and",
+    ...                     "boots boots boots boots boots boots boots.", ""])
+    [0.0, -0.3, -0.24, -1.0]
+    """
     floor = EMPTY_PENALTY
 
-    def __init__(self, ctx: RewardContext | None, min_words: int = 8, max_words: int = 150,
+    def __init__(self, ctx: RewardContext | None = None, min_words: int = 8, max_words: int = 150,
                  max_completion_tokens: int | None = None, repeat_ngram: int = 3,
                  copy_ngram: int = 5, cutoff_weight: float = 0.3, length_weight: float = 0.3,
-                 repeat_weight: float = 0.3, copy_weight: float = 0.3,
-                 name: str = "length_format"):
-        super().__init__(ctx, name)
+                 repeat_weight: float = 0.3, copy_weight: float = 0.3):
+        super().__init__(ctx)
         self.min_words, self.max_words = int(min_words), int(max_words)
+        if max_completion_tokens is None and ctx is not None:
+            max_completion_tokens = ctx.max_completion_length
         self.max_completion_tokens = max_completion_tokens
         self.repeat_ngram, self.copy_ngram = int(repeat_ngram), int(copy_ngram)
         self.weights = {"cutoff": cutoff_weight, "length": length_weight,
@@ -89,7 +105,6 @@ class LengthFormat(Reward):
         """The text a profile must not copy: the prompt, plus history titles when known."""
         sources = [prompt_text(p) for p in batch.prompts] if batch.prompts else [""] * len(batch)
         if self.ctx is not None and "history" in batch.columns:
-            titles = self.ctx.item_titles
             for i, history in enumerate(batch.columns["history"]):
                 sources[i] += "\n" + "\n".join(self.ctx.titles_of(history or []))
         return sources
@@ -98,27 +113,3 @@ class LengthFormat(Reward):
         ids = batch.completion_ids or [None] * len(batch)
         return [self.penalty(text, source, None if tokens is None else len(tokens))
                 for text, source, tokens in zip(batch.texts, self.sources(batch), ids)]
-
-
-@register("length_format")
-def length_format(ctx: RewardContext | None = None, min_words: int = 8, max_words: int = 150,
-                  max_completion_tokens: int | None = None, repeat_ngram: int = 3,
-                  copy_ngram: int = 5, cutoff_weight: float = 0.3, length_weight: float = 0.3,
-                  repeat_weight: float = 0.3, copy_weight: float = 0.3) -> LengthFormat:
-    """Penalty in [-1, 0] for badly formed profiles; 0 means clean.
-
-    An empty profile (no words) scores -1, the strongest penalty. Otherwise the score is
-    -(cutoff_weight * cutoff + length_weight * length + repeat_weight * repetition
-    + copy_weight * copying), each term in [0, 1] (see :meth:`LengthFormat.terms`), floored at
-    -0.9 so any non-empty text beats an empty one. Set ``max_completion_tokens`` to the
-    trainer's max_completion_length so only profiles that hit the cap (per ``completion_ids``)
-    count as cut off.
-
-    >>> reward = length_format(min_words=5)
-    >>> reward(completions=["Loves waterproof hiking boots and long trail walks.",
-    ...                     "Loves waterproof hiking boots and long trail walks and",
-    ...                     "boots boots boots boots boots boots boots.", ""])
-    [0.0, -0.3, -0.24, -1.0]
-    """
-    return LengthFormat(ctx, min_words, max_words, max_completion_tokens, repeat_ngram,
-                        copy_ngram, cutoff_weight, length_weight, repeat_weight, copy_weight)

@@ -1,39 +1,45 @@
 """Find rewards by name, build them from the config, and sum them.
 
-A reward *factory* is ``factory(ctx, **params) -> reward callable``. Built-in factories are
-registered under a short name with :func:`register`; a researcher's own factory lives in their
-own file and is named by its dotted import path in the config::
+A reward is either
+- a plain TRL reward function, ``def brevity(completions, **kwargs) -> list[float]``: config
+  ``params`` are passed to it as keyword arguments on every call, and a parameter named ``ctx``
+  receives the RewardContext (the embedder and the item catalogue);
+- a :class:`bluekit.rewards.Reward` subclass: built as ``cls(ctx, **params)``;
+- a TRL-style factory ``get_<name>(**params) -> reward function`` (as in ``trl.rewards``).
+
+Built-ins are registered under a short name with :func:`register`; a researcher's own reward
+lives in their own file and is named by its dotted import path (the folder must be importable:
+``python -m bluekit`` adds the config file's folder and the working directory)::
 
     train:
       rewards:
         - {name: infonce, weight: 1.0, params: {tau: 0.05}}
-        - {name: my_rewards.keyword_bonus, weight: 0.2, params: {keywords: [boots]}}
+        - {name: my_rewards.title_overlap, weight: 0.2}
 """
 from __future__ import annotations
 
 import importlib
 import inspect
-import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .core import RewardContext, RewardError
+from .core import Reward, RewardContext, RewardError
 
 RewardFunc = Callable[..., list]
-_REGISTRY: dict[str, Callable[..., RewardFunc]] = {}
+_REGISTRY: dict[str, Any] = {}
 
 
 def register(name: str) -> Callable:
-    """Decorator: make a factory ``factory(ctx, **params)`` available as ``name`` in configs."""
-    def decorate(factory: Callable) -> Callable:
-        if name in _REGISTRY and _REGISTRY[name] is not factory:
+    """Decorator: make a Reward subclass (or a plain reward function) available as ``name``."""
+    def decorate(obj):
+        if name in _REGISTRY and _REGISTRY[name] is not obj:
             raise RewardError(f"reward name {name!r} is already registered by "
                               f"{_REGISTRY[name].__module__}.{_REGISTRY[name].__qualname__}")
-        _REGISTRY[name] = factory
-        factory.reward_name = name
-        return factory
+        _REGISTRY[name] = obj
+        obj.registered_name = name
+        return obj
     return decorate
 
 
@@ -43,13 +49,13 @@ def registered_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def resolve(name: str) -> Callable[..., RewardFunc]:
-    """The factory for a registry name or a dotted path "package.module.attr".
+def resolve(name: str) -> Any:
+    """The reward (class or function) for a registry name or a dotted path "module.attr".
 
     >>> resolve("infonce").__name__
-    'infonce'
-    >>> resolve("bluekit.rewards.cosine").__name__
-    'cosine'
+    'InfoNCE'
+    >>> resolve("trl.rewards.get_soft_overlong_punishment").__name__
+    'get_soft_overlong_punishment'
     """
     names = registered_names()
     if name in _REGISTRY:
@@ -66,7 +72,7 @@ def resolve(name: str) -> Callable[..., RewardFunc]:
                               f"Registered rewards: {names}")
         return getattr(module, attr)
     raise RewardError(f"unknown reward {name!r}. Registered rewards: {names}; or give a dotted "
-                      "import path like 'my_rewards.keyword_bonus'")
+                      "import path like 'my_rewards.title_overlap'")
 
 
 def _spec_fields(spec: Any) -> tuple[str, float, dict]:
@@ -80,15 +86,46 @@ def _spec_fields(spec: Any) -> tuple[str, float, dict]:
     return spec.name, float(spec.weight), dict(spec.params or {})
 
 
-def _is_factory(obj: Callable) -> bool:
-    """A factory takes ``ctx`` first; a plain TRL reward function takes ``completions``."""
-    if hasattr(obj, "reward_name"):
-        return True
+class PlainReward:
+    """A plain reward function with its config params (and the context, if it asks) bound.
+
+    Picklable when the function is importable; keeps the function's name for TRL's logs.
+    """
+
+    def __init__(self, func: Callable, params: dict, ctx: RewardContext | None):
+        self.func, self.params = func, dict(params)
+        if "ctx" in inspect.signature(func).parameters:
+            self.params["ctx"] = ctx
+        self.__name__ = getattr(func, "__name__", type(func).__name__)
+
+    def __call__(self, **kwargs) -> list:
+        return self.func(**kwargs, **self.params)
+
+
+def build_reward(name: str, ctx: RewardContext | None, params: dict | None = None) -> RewardFunc:
+    """One reward callable from its name (registry or dotted path) and its config params."""
+    obj, params = resolve(name), dict(params or {})
+    is_factory = not isinstance(obj, type) and obj.__name__.startswith("get_")
     try:
-        params = list(inspect.signature(obj).parameters)
-    except (TypeError, ValueError):
-        return True
-    return bool(params) and params[0] == "ctx"
+        signature = inspect.signature(obj)
+        if isinstance(obj, type):
+            signature.bind(ctx, **params)
+        elif is_factory:
+            signature.bind(**params)
+        else:  # a plain function: params must be named parameters (**kwargs would hide typos)
+            unknown = sorted(set(params) - set(signature.parameters))
+            if unknown:
+                raise TypeError(f"it has no parameter {unknown[0]!r}")
+    except TypeError as error:
+        raise RewardError(f"reward {name!r}: bad params {sorted(params)} ({error}); its "
+                          f"signature is {inspect.signature(obj)}") from None
+    if isinstance(obj, type):
+        if not issubclass(obj, Reward):
+            raise RewardError(f"reward {name!r} is a class but not a bluekit.rewards.Reward")
+        return obj(ctx, **params)
+    if is_factory:  # TRL's convention: get_x(**params) -> reward function
+        return obj(**params)
+    return PlainReward(obj, params, ctx)
 
 
 def build_reward_funcs(specs: Sequence[Any], ctx: RewardContext | None
@@ -96,8 +133,7 @@ def build_reward_funcs(specs: Sequence[Any], ctx: RewardContext | None
     """Reward callables and their weights from RewardSpec objects (or dicts / bare names).
 
     Each callable has a unique, stable ``__name__`` (TRL logs ``rewards/<name>/mean``); the same
-    reward twice gets "_2", "_3" suffixes. A dotted path may also name a plain TRL reward function
-    (first parameter not ``ctx``); it is used as it is and takes no params.
+    reward twice gets "_2", "_3" suffixes.
 
     >>> from bluekit.rewards import toy_context
     >>> funcs, weights = build_reward_funcs([{"name": "cosine"}, {"name": "infonce", "weight": 0.5,
@@ -110,24 +146,11 @@ def build_reward_funcs(specs: Sequence[Any], ctx: RewardContext | None
     funcs, weights, seen = [], [], {}
     for spec in specs:
         name, weight, params = _spec_fields(spec)
-        factory = resolve(name)
-        if _is_factory(factory):
-            try:
-                inspect.signature(factory).bind(ctx, **params)
-            except TypeError as error:
-                raise RewardError(f"reward {name!r}: bad params {sorted(params)} ({error}); the "
-                                  f"factory's signature is {inspect.signature(factory)}") from None
-            func = factory(ctx, **params)
-        elif params:
-            raise RewardError(f"reward {name!r} is a plain reward function; it takes no params")
-        else:
-            func = factory
+        func = build_reward(name, ctx, params)
         base = getattr(func, "__name__", None) or name.rpartition(".")[2]
         seen[base] = seen.get(base, 0) + 1
         if seen[base] > 1:
             base = f"{base}_{seen[base]}"
-            if func is factory:
-                raise RewardError(f"reward function {name!r} is listed twice")
         try:
             func.__name__ = base
         except (AttributeError, TypeError):
@@ -135,40 +158,6 @@ def build_reward_funcs(specs: Sequence[Any], ctx: RewardContext | None
         funcs.append(func)
         weights.append(weight)
     return funcs, weights
-
-
-class CombinedReward:
-    """Weighted sum of reward callables, for scoring outside TRL (TRL sums with reward_weights).
-
-    Like TRL, a None from one reward is skipped for that row; a row where every reward says None
-    stays None.
-    """
-    __name__ = "combined"
-
-    def __init__(self, funcs: Sequence[RewardFunc], weights: Sequence[float] | None = None):
-        self.funcs = list(funcs)
-        self.weights = [1.0] * len(self.funcs) if weights is None else [float(w) for w in weights]
-        if len(self.weights) != len(self.funcs):
-            raise RewardError(f"{len(self.funcs)} reward functions but {len(self.weights)} weights")
-
-    def __call__(self, **kwargs) -> list:
-        table = [[math.nan if v is None else float(v) for v in f(**kwargs)] for f in self.funcs]
-        values = np.array(table, dtype=float) * np.array(self.weights)[:, None]
-        return [None if np.isnan(col).all() else float(np.nansum(col)) for col in values.T]
-
-
-def combined(funcs: Sequence[RewardFunc], weights: Sequence[float] | None = None) -> CombinedReward:
-    """One callable returning the weighted sum of several rewards.
-
-    >>> from bluekit.rewards import toy_context, cosine, length_format
-    >>> ctx = toy_context()
-    >>> total = combined([cosine(ctx), length_format(ctx)], [1.0, 0.5])
-    >>> good, bad = total(completions=["Loves waterproof hiking boots and trail walking.", ""],
-    ...                   positive=["boots", "boots"])
-    >>> good > 0 > bad
-    True
-    """
-    return CombinedReward(funcs, weights)
 
 
 def _rows_as_columns(rows: Any, n: int) -> dict[str, list]:
@@ -180,14 +169,38 @@ def _rows_as_columns(rows: Any, n: int) -> dict[str, list]:
     return {col: frame[col].tolist() for col in frame.columns}
 
 
-def score_profiles(texts: Sequence[str], rows: Any, ctx: RewardContext,
-                   specs: Sequence[Any]) -> pd.DataFrame:
+AGGREGATIONS = ("sum_then_normalize", "normalize_then_sum")
+
+
+def group_normalized(values: np.ndarray, groups: Sequence[str]) -> np.ndarray:
+    """Each value minus its group's mean, over the group's std (NaN stays NaN; a group with one
+    value or no spread gives 0), as TRL's ``normalize_then_sum`` does per reward.
+
+    >>> group_normalized(np.array([1.0, 3.0, 5.0, 5.0]), ["a", "a", "b", "b"]).round(3).tolist()
+    [-0.707, 0.707, 0.0, 0.0]
+    """
+    out = np.zeros_like(values, dtype=float)
+    keys = np.asarray(groups, dtype=object)
+    for key in dict.fromkeys(groups):
+        rows = keys == key
+        group = values[rows]
+        spread = np.nanstd(group, ddof=1) if np.sum(~np.isnan(group)) > 1 else 0.0
+        out[rows] = (group - np.nanmean(group)) / (spread + 1e-4) if spread > 0 else 0.0
+    out[np.isnan(values)] = np.nan
+    return out
+
+
+def score_profiles(texts: Sequence[str], rows: Any, ctx: RewardContext, specs: Sequence[Any],
+                   aggregation: str = "sum_then_normalize") -> pd.DataFrame:
     """Score arbitrary profile texts with every configured reward: one column each + ``total``.
 
     ``rows`` are the dataset rows (dicts, a DataFrame, or one dict shared by every text) with
     the columns the rewards read (user_id, positive, ...; a ``prompt`` column is passed as the
     prompts). All texts are scored in one call, so batch-relative rewards (items_to_profile,
-    in-batch negatives) compare them with each other.
+    in-batch negatives) compare them with each other. ``total`` is the weighted sum as TRL forms
+    it: of the raw values (``sum_then_normalize``, TRL's default), or of each reward normalised
+    within its user's rows first (``normalize_then_sum``, GDPO: a weight then means the same
+    for a reward in nats and one in [0, 1]). A None (not applicable) counts as 0 in the total.
 
     >>> from bluekit.rewards import toy_context
     >>> table = score_profiles(["Loves hiking boots and trail walking.", "Likes things."],
@@ -198,15 +211,21 @@ def score_profiles(texts: Sequence[str], rows: Any, ctx: RewardContext,
     >>> table["total"].idxmax()
     0
     """
+    if aggregation not in AGGREGATIONS:
+        raise RewardError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
     texts = list(texts)
     columns = _rows_as_columns(rows, len(texts))
     prompts = columns.pop("prompt", None)
     funcs, weights = build_reward_funcs(specs, ctx)
-    table = pd.DataFrame({"user_id": columns.get("user_id", [None] * len(texts)), "profile": texts})
+    users = columns.get("user_id", [None] * len(texts))
+    table = pd.DataFrame({"user_id": users, "profile": texts})
     total = np.zeros(len(texts))
     for func, weight in zip(funcs, weights):
         values = func(prompts=prompts, completions=texts, **columns)
         table[func.__name__] = [np.nan if v is None else v for v in values]
-        total += weight * np.nan_to_num(table[func.__name__].to_numpy(dtype=float))
+        column = table[func.__name__].to_numpy(dtype=float)
+        if aggregation == "normalize_then_sum":
+            column = group_normalized(column, [str(u) for u in users])
+        total += weight * np.nan_to_num(column)
     table["total"] = total
     return table

@@ -14,7 +14,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from .core import Batch, Reward, RewardContext, RewardError, make_batch
-from .embedding import _sampled_rows
 from .registry import register
 
 MCQ_QUESTION = "Which item will this user buy next?"
@@ -92,53 +91,68 @@ def option_probabilities(model, tokenizer, profiles: Sequence[str],
             for row, k in enumerate(sizes)]
 
 
+@register("next_item_mcq")
 class NextItemMCQ(Reward):
-    """Reader probability (or correctness) of the true next item; see :func:`next_item_mcq`."""
+    """Text-space reward: a reader LLM answers "which item next?" from the profile alone.
+
+    The question lists ``num_choices`` item titles as options A), B), ...; the reward is the
+    reader's probability of the true option (``mode="prob"``, softmax over the option letters at
+    the next-token position) or 1/0 for whether that option has the top probability
+    (``mode="correct"``). Range: [0, 1] (chance is 1 / num_choices). The options are the
+    positive and ``num_choices - 1`` catalogue items the user has not had (the ``history``
+    column), at a random position, drawn anew every training step and seeded per (step, user),
+    so a user's G generations face the same question. The reader is ``reader`` (a model spec
+    as in bluekit.llm.load_causal_lm, e.g. a separate, stronger frozen predictor as in RLPF) or,
+    when None, the frozen initial profiler; it loads once, on first use
+    (``ctx.get_reader(reader)``).
+
+    >>> from bluekit.llm import build_tiny_model
+    >>> from bluekit.rewards import toy_context
+    >>> reward = NextItemMCQ(toy_context(reader=build_tiny_model(seed=0)), num_choices=4)
+    >>> probs = reward(completions=["Loves hiking boots.", ""], positive=["boots", "boots"])
+    >>> all(0.0 < p < 1.0 for p in probs)
+    True
+    """
     floor = 0.0
     needs_ctx = True
 
     def __init__(self, ctx: RewardContext, mode: str = "prob", num_choices: int = 4,
                  question: str = MCQ_QUESTION, max_profile_chars: int = 2000,
-                 name: str = "next_item_mcq"):
-        super().__init__(ctx, name)
+                 reader: str | None = None):
+        super().__init__(ctx)
         if mode not in ("prob", "correct"):
-            raise RewardError(f"{name}: mode must be 'prob' or 'correct', got {mode!r}")
+            raise RewardError(f"{self.__name__}: mode must be 'prob' or 'correct', got {mode!r}")
         if not 2 <= num_choices <= min(26, ctx.num_items):
-            raise RewardError(f"{name}: num_choices must lie in 2..{min(26, ctx.num_items)}")
+            raise RewardError(f"{self.__name__}: num_choices must lie in 2..{min(26, ctx.num_items)}")
         self.mode, self.num_choices, self.question = mode, int(num_choices), question
         self.max_profile_chars = int(max_profile_chars)
+        self.reader = reader
 
     def check_columns(self, batch: Batch) -> None:
-        if "choices" in batch.columns and "answer" in batch.columns:
-            for choices, answer in zip(batch.columns["choices"], batch.columns["answer"]):
-                self.ctx.item_rows(choices)
-                if not 2 <= len(choices) <= 26:
-                    raise RewardError(f"{self.__name__}: a question needs 2..26 choices, got {choices}")
-                if not 0 <= int(answer) < len(choices):
-                    raise RewardError(f"{self.__name__}: answer {answer} is outside its "
-                                      f"{len(choices)} choices")
-        else:
-            self.ctx.item_rows(batch.column("positive", self.__name__))
+        self.ctx.item_rows(batch.column("positive", self.__name__))
 
     def questions(self, batch: Batch) -> tuple[list[list[str]], list[int]]:
-        """Choice titles and the true option per row: the dataset's, else sampled (seeded)."""
+        """Choice titles and the true option per row, drawn for this step and user (seeded)."""
         titles = self.ctx.item_titles
-        if "choices" in batch.columns and "answer" in batch.columns:
-            rows = [self.ctx.item_rows(c) for c in batch.columns["choices"]]
-            return [[titles[r] for r in rr] for rr in rows], [int(a) for a in batch.columns["answer"]]
+        histories = batch.columns.get("history") or [[]] * len(batch)
         choice_titles, answers = [], []
-        for key, pos in zip(batch.group_keys(), self.ctx.item_rows(batch.columns["positive"])):
+        for key, pos, history in zip(batch.group_keys(), self.ctx.item_rows(batch.columns["positive"]),
+                                     histories):
             rng = batch.rng(self.ctx.seed, f"mcq\t{key}\t{pos}")  # same question for a user's G rows
-            rows = list(_sampled_rows(rng, self.ctx.num_items, pos, self.num_choices - 1))
+            seen = set(self.ctx.known_rows(history or [])) | {int(pos)}
+            pool = np.array([r for r in range(self.ctx.num_items) if r not in seen])
+            if len(pool) < self.num_choices - 1:  # a tiny catalogue: allow history items
+                pool = np.array([r for r in range(self.ctx.num_items) if r != pos])
+            rows = list(rng.choice(pool, size=self.num_choices - 1, replace=False))
             answer = int(rng.integers(self.num_choices))
-            rows.insert(answer, pos)
+            rows.insert(answer, int(pos))
             choice_titles.append([titles[r] for r in rows])
             answers.append(answer)
         return choice_titles, answers
 
     def read(self, texts: list[str], choice_titles: list[list[str]]) -> list[np.ndarray]:
         """The reader's option distributions for these profiles and questions (one forward pass)."""
-        model, tokenizer = self.ctx.get_reader()
+        model, tokenizer = self.ctx.get_reader(self.reader)
         return option_probabilities(model, tokenizer, texts, choice_titles, self.question,
                                     self.max_profile_chars)
 
@@ -156,26 +170,3 @@ class NextItemMCQ(Reward):
         if self.mode == "prob":
             return [float(d[a]) for d, a in zip(dists, answers)]
         return hits
-
-
-@register("next_item_mcq")
-def next_item_mcq(ctx: RewardContext, mode: str = "prob", num_choices: int = 4,
-                  question: str = MCQ_QUESTION, max_profile_chars: int = 2000) -> NextItemMCQ:
-    """Text-space reward: a reader LLM answers "which item next?" from the profile alone.
-
-    The question lists K item titles as options A), B), ...; the reward is the reader's
-    probability of the true option (``mode="prob"``, softmax over the K option letters at the
-    next-token position) or 1/0 for whether that option has the top probability
-    (``mode="correct"``). Options come from the ``choices``/``answer`` columns when present,
-    else ``num_choices - 1`` sampled catalogue items with the positive at a random position
-    (seeded per step and user: a user's G generations face the same question). The reader is
-    ``ctx.get_reader()``, by default the frozen initial profiler, loaded on first use.
-
-    >>> from bluekit.llm import build_tiny_model
-    >>> from bluekit.rewards import toy_context
-    >>> reward = next_item_mcq(toy_context(reader=build_tiny_model(seed=0)), num_choices=4)
-    >>> probs = reward(completions=["Loves hiking boots.", ""], positive=["boots", "boots"])
-    >>> all(0.0 < p < 1.0 for p in probs)
-    True
-    """
-    return NextItemMCQ(ctx, mode, num_choices, question, max_profile_chars)
