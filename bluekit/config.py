@@ -9,6 +9,7 @@ before any model or dataset is loaded.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -57,6 +58,12 @@ class EmbedConfig:
     contrastive_lr: float = 2e-5
     contrastive_epochs: int = 1
 
+    def __post_init__(self):
+        if self.trainable:  # refused loudly rather than accepted and ignored
+            raise ConfigError("embed.trainable: the trainable-embedder condition (contrastive rounds "
+                              "between GRPO rounds) is not wired into training yet; "
+                              "bluekit.embed.contrastive_finetune runs a round by hand")
+
 
 @dataclass
 class ProfilerConfig:
@@ -65,9 +72,8 @@ class ProfilerConfig:
     max_history_items: int = 20
     review_chars: int = 80
     prompt_token_budget: int = 512
-    max_new_tokens: int = 32
-    temperature: float = 1.0
-    top_p: float = 1.0
+    max_new_tokens: int = 32  # evaluation profiles (training uses train.grpo.max_completion_length)
+    top_p: float = 1.0  # when evaluation samples (temperature > 0); greedy by default
     generation_batch_size: int = 16
     dtype: str = "float32"  # float32 | bfloat16 | float16
     cache_dir: str = "data/cache/models"
@@ -75,43 +81,54 @@ class ProfilerConfig:
 
 @dataclass
 class RewardSpec:
-    name: str = "infonce"  # registry name or dotted path "my_rewards.my_reward"
+    name: str = "infonce"  # registry name or dotted path "my_rewards.title_overlap"
     weight: float = 1.0
     params: dict[str, Any] = field(default_factory=dict)
 
 
+# The kit's defaults for TRL's GRPOConfig, chosen for a CPU (TRL's own defaults are for GPUs:
+# bf16, gradient checkpointing, 8 generations of 512 tokens, lr 1e-6). Anything under
+# `train.grpo:` in a config is laid over these and passed to GRPOConfig as it is.
+GRPO_DEFAULTS: dict[str, Any] = dict(
+    max_steps=100, learning_rate=5e-4, lr_scheduler_type="constant",
+    per_device_train_batch_size=8,  # COMPLETIONS per step: 8 / num_generations users
+    num_generations=4, max_completion_length=32, bf16=False, logging_steps=1,
+    save_strategy="steps", save_steps=50, save_total_limit=2, report_to="none",
+    dataloader_num_workers=0, remove_unused_columns=False,  # rewards read the extra columns
+    log_completions=False,
+)
+# GRPOConfig keys the kit sets from its own settings; naming them under train.grpo is an error.
+GRPO_KIT_KEYS = {"output_dir": "train.output_dir", "seed": "train.seed", "data_seed": "train.seed",
+                 "reward_weights": "the weights in train.rewards"}
+# peft.LoraConfig defaults of the kit; `train.lora:` is laid over them and passed as it is.
+LORA_DEFAULTS: dict[str, Any] = dict(
+    r=16, lora_alpha=32, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+    bias="none", task_type="CAUSAL_LM")
+
+
 @dataclass
 class TrainConfig:
+    """The kit's own training settings. Every TRL option goes under `grpo` (GRPOConfig's
+    keywords, checked against the installed TRL before any model loads) and every LoRA option
+    under `lora` (peft.LoraConfig's keywords); both are laid over the kit's defaults above."""
     output_dir: str = "runs/train"
     backend: str = "auto"  # auto | trl | unsloth
     train_users: int | None = None  # cap on training users (None = all)
-    max_steps: int = 100
-    learning_rate: float = 5e-4
-    lr_scheduler_type: str = "constant"
-    per_device_train_batch_size: int = 8
-    gradient_accumulation_steps: int = 1
-    num_generations: int = 4
-    max_completion_length: int = 32
-    temperature: float = 1.0
-    beta: float = 0.0
-    loss_type: str = "dapo"
-    scale_rewards: str = "group"
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.0
-    lora_target_modules: list[str] = field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
-    full_finetune: bool = False  # tiny test models train all weights
-    bf16: bool = False
-    use_vllm: bool = False
-    save_steps: int = 50
+    seed: int = 0  # LoRA init, sampling, data order, sampled negatives
+    full_finetune: bool = False  # train all weights (tiny test models) instead of a LoRA adapter
     snapshot_every: int = 10
     panel_users: int = 8
-    logging_steps: int = 1
-    report_to: str = "none"  # none | tensorboard | wandb
-    seed: int = 0
     rewards: list[RewardSpec] = field(default_factory=lambda: [
         RewardSpec("infonce", 1.0), RewardSpec("length_format", 0.5)])
+    grpo: dict[str, Any] = field(default_factory=dict)
+    lora: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.grpo = {**GRPO_DEFAULTS, **self.grpo}
+        self.lora = {**LORA_DEFAULTS, **self.lora}
+        for key, home in GRPO_KIT_KEYS.items():
+            if key in self.grpo:
+                raise ConfigError(f"train.grpo.{key}: set {home} instead (the kit passes it on)")
 
 
 @dataclass
@@ -121,7 +138,7 @@ class EvalConfig:
     # Zero-shot protocol: this share of users is held out from RL training and evaluated.
     test_user_fraction: float = 0.3
     test_users: int | None = None  # cap on held-out test users (None = all)
-    batch_size: int = 1024
+    batch_size: int = 1024  # users ranked per block in full-ranking evaluation (memory vs speed)
     out_dir: str = "runs/demo"
 
 
@@ -157,8 +174,23 @@ def load_config(source: str | Path | dict | None = None, overrides: dict | None 
     return _build(Config, merged, "")
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads 5e-4 as a string; read it as the float everyone means (YAML 1.2 does)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)[eE][-+]?\d+$"), list("-+0123456789."))
+
+
+def parse_yaml(text: str):
+    """YAML text (a file, or a --set value) as Python values; 5e-4 is a float."""
+    return yaml.load(text, Loader=_Loader)
+
+
 def save_config(cfg: Config, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    from bluekit.atomic import write_text
+    write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
 def _read_yaml(source: str | Path) -> dict:
@@ -169,7 +201,7 @@ def _read_yaml(source: str | Path) -> dict:
             raise ConfigError(f"unknown preset {str(source)!r}; presets are {presets()}")
     if not path.exists():
         raise ConfigError(f"config file not found: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = parse_yaml(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
     base = data.pop("base", None)  # a file may build on a preset: `base: cpu-demo`
@@ -204,7 +236,10 @@ def _build(cls, values: dict, prefix: str):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ConfigError(f"unknown key '{prefix}{unknown[0]}' (known: {', '.join(sorted(names))})")
+        hint = (f"; TRL's options go under train.grpo (train.grpo.{unknown[0]}) and LoRA's under "
+                "train.lora" if cls is TrainConfig else "")
+        raise ConfigError(f"unknown key '{prefix}{unknown[0]}' (known: {', '.join(sorted(names))})"
+                          + hint)
     kwargs = {k: _coerce(hints[k], v, f"{prefix}{k}") for k, v in values.items()}
     return cls(**kwargs)
 

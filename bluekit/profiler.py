@@ -14,9 +14,9 @@ import re
 
 import torch
 from tqdm.auto import tqdm
-from transformers import LogitsProcessor, LogitsProcessorList
+from transformers import LogitsProcessor, LogitsProcessorList, TopPLogitsWarper
 
-from bluekit.prompts import get_template, messages_for_examples, with_overrides
+from bluekit.prompts import profile_prompts
 
 # End-of-turn markers of common chat formats; generation also stops on these when they exist.
 END_OF_TURN_TOKENS = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>")
@@ -64,12 +64,12 @@ class _PerRowSampler(LogitsProcessor):
     def __init__(self, seeds: list[int], temperature: float, top_p: float) -> None:
         self.generators = [torch.Generator().manual_seed(s) for s in seeds]
         self.temperature = temperature
-        self.top_p = top_p
+        self.top_p = TopPLogitsWarper(top_p) if top_p < 1.0 else None
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         scores = scores.float() / self.temperature
-        if self.top_p < 1.0:
-            scores = _top_p_filter(scores, self.top_p)
+        if self.top_p is not None:
+            scores = self.top_p(input_ids, scores)
         noise = torch.stack([_gumbel(scores.shape[1], g) for g in self.generators]).to(scores.device)
         return scores + noise
 
@@ -77,15 +77,6 @@ class _PerRowSampler(LogitsProcessor):
 def _gumbel(size: int, generator: torch.Generator) -> torch.Tensor:
     uniform = torch.rand(size, generator=generator).clamp_(min=1e-12, max=1 - 1e-7)
     return -torch.log(-torch.log(uniform))
-
-
-def _top_p_filter(scores: torch.Tensor, top_p: float) -> torch.Tensor:
-    """Keep the smallest set of tokens whose probability reaches top_p (always the best one)."""
-    sorted_scores, order = scores.sort(dim=-1, descending=True)
-    probs = sorted_scores.softmax(dim=-1)
-    drop_sorted = probs.cumsum(dim=-1) - probs > top_p
-    drop = drop_sorted.scatter(-1, order, drop_sorted)
-    return scores.masked_fill(drop, float("-inf"))
 
 
 def _stop_token_ids(model, tokenizer) -> list[int]:
@@ -150,16 +141,6 @@ def generate_profiles(model, tokenizer, messages_list: list[list[dict]], max_new
     return profiles
 
 
-def supports_system_role(tokenizer) -> bool:
-    """False when the chat template rejects a system message (e.g. Gemma 2)."""
-    try:
-        tokenizer.apply_chat_template([{"role": "system", "content": "s"}, {"role": "user", "content": "u"}],
-                                      tokenize=False, add_generation_prompt=True)
-        return True
-    except Exception:  # templates signal this with jinja's raise_exception, of various types
-        return False
-
-
 def profiles_for_examples(model, tokenizer, examples, interactions, items, profiler_cfg,
                           show_progress: bool = True, temperature: float = 0.0, seed: int = 0) -> list[str]:
     """Profiles for every example row, using a bluekit.config.ProfilerConfig.
@@ -168,12 +149,7 @@ def profiles_for_examples(model, tokenizer, examples, interactions, items, profi
     prompt_token_budget, max_new_tokens and generation_batch_size. Greedy (temperature 0) by
     default, as in evaluation; pass temperature to sample (top_p from the config).
     """
-    template = with_overrides(get_template(profiler_cfg.template),
-                              review_chars=profiler_cfg.review_chars,
-                              max_items=profiler_cfg.max_history_items)
-    messages = messages_for_examples(examples, interactions, items, template, tokenizer,
-                                     profiler_cfg.prompt_token_budget,
-                                     merge_system=not supports_system_role(tokenizer))
+    messages = profile_prompts(examples, interactions, items, profiler_cfg, tokenizer)
     return generate_profiles(model, tokenizer, messages, max_new_tokens=profiler_cfg.max_new_tokens,
                              batch_size=profiler_cfg.generation_batch_size, seed=seed,
                              temperature=temperature, top_p=profiler_cfg.top_p,

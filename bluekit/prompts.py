@@ -3,6 +3,7 @@
     template = get_template("default")                       # bluekit/prompt_templates/default.yaml
     renderer = HistoryRenderer(interactions, items, template, tokenizer, token_budget=512)
     messages = build_messages(renderer.render(user_id, history_ids), template)
+    messages = profile_prompts(examples, interactions, items, cfg.profiler, tokenizer)  # THE builder
 
 A history is rendered oldest first, most recent LAST, one `item_line` per item. Only the items
 passed in are shown: the target item of an example is never part of its prompt.
@@ -207,15 +208,6 @@ def _column(frame: pd.DataFrame, name: str) -> Iterable:
     return frame[name] if name in frame.columns else [None] * len(frame)
 
 
-def render_history(history_item_ids: Iterable[str], user_id: str, interactions: pd.DataFrame,
-                   items_by_id: pd.DataFrame, template: PromptTemplate | str = "default",
-                   tokenizer=None, token_budget: int | None = None) -> str:
-    """Render one user's history (see HistoryRenderer; use it directly for many users)."""
-    user_rows = interactions[interactions["user_id"] == user_id]
-    renderer = HistoryRenderer(user_rows, items_by_id, template, tokenizer, token_budget)
-    return renderer.render(user_id, history_item_ids)
-
-
 def build_messages(history_text: str, template: PromptTemplate | str = "default",
                    merge_system: bool = False) -> list[dict]:
     """Chat messages (system + user) asking for a profile of the rendered history.
@@ -255,3 +247,28 @@ def with_overrides(template: PromptTemplate | str, **changes: Any) -> PromptTemp
     template = get_template(template)
     return dataclasses.replace(template, **{k: v for k, v in changes.items() if v is not None})
 
+
+
+def supports_system_role(tokenizer) -> bool:
+    """False when the chat template rejects a system message (e.g. Gemma 2)."""
+    try:
+        tokenizer.apply_chat_template([{"role": "system", "content": "s"}, {"role": "user", "content": "u"}],
+                                      tokenize=False, add_generation_prompt=True)
+        return True
+    except Exception:  # templates signal this with jinja's raise_exception, of various types
+        return False
+
+
+def profile_prompts(examples: pd.DataFrame, interactions: pd.DataFrame, items: pd.DataFrame,
+                    profiler_cfg, tokenizer=None) -> list[list[dict]]:
+    """THE prompt builder: chat messages asking for each example's profile, as a
+    bluekit.config.ProfilerConfig says (template, max_history_items, review_chars,
+    prompt_token_budget). Training rows, snapshots and evaluation all call it, so their prompts
+    cannot drift. With a tokenizer, histories are fitted to the token budget and chat templates
+    without a system role (Gemma) get the system text in the user turn."""
+    template = with_overrides(get_template(profiler_cfg.template),
+                              max_items=profiler_cfg.max_history_items,
+                              review_chars=profiler_cfg.review_chars)
+    merge_system = tokenizer is not None and not supports_system_role(tokenizer)
+    return messages_for_examples(examples, interactions, items, template, tokenizer,
+                                 profiler_cfg.prompt_token_budget, merge_system=merge_system)

@@ -20,24 +20,24 @@ def test_published_run_logged_every_step_and_snapshotted_start_to_end():
     run = pretrained_run("cpu-long")
     cfg = load_config(run / "config.yaml")
     meta = json.loads((run / "run.json").read_text())
-    assert meta["global_step"] == cfg.train.max_steps and meta["seed"] == cfg.train.seed
+    assert meta["global_step"] == cfg.train.grpo['max_steps'] and meta["seed"] == cfg.train.seed
     metrics = load_metrics(run)
     train_steps = set(metrics.loc[metrics["reward"].notna(), "step"].astype(int))
-    assert train_steps == set(range(1, cfg.train.max_steps + 1))
+    assert train_steps == set(range(1, cfg.train.grpo['max_steps'] + 1))
     snapshots = load_snapshots(run)
-    assert {0, cfg.train.max_steps} <= set(snapshots.step)
+    assert {0, cfg.train.grpo['max_steps']} <= set(snapshots.step)
     assert snapshots.groupby("step").user_id.nunique().eq(cfg.train.panel_users).all()
     assert "make train-long" in (run / "README.md").read_text()
 
 
 @pytest.mark.slow
 def test_published_adapter_loads_onto_smollm2_and_changes_it():
-    from bluekit.llm import load_causal_lm
+    from bluekit.llm import load_profiler
 
     run = pretrained_run("cpu-long")
     cfg = load_config(run / "config.yaml")
     trained, tok = load_trained_profiler(run)
-    base, _ = load_causal_lm(cfg.profiler.model, cfg.profiler.cache_dir, cfg.profiler.dtype)
+    base, _ = load_profiler(cfg.profiler)
     name = "model.layers.0.self_attn.q_proj.weight"
     delta = (trained.state_dict()[name] - base.state_dict()[name]).abs().max().item()
     assert 0 < delta < 1  # the LoRA update is merged in, and it is an update, not a new model

@@ -3,7 +3,8 @@ import pandas as pd
 import torch
 
 from bluekit.config import ProfilerConfig
-from bluekit.profiler import clean_profile, generate_profiles, profiles_for_examples, supports_system_role
+from bluekit.profiler import clean_profile, generate_profiles, profiles_for_examples
+from bluekit.prompts import supports_system_role
 
 MESSAGES = [[{"role": "system", "content": "Write a profile."},
              {"role": "user", "content": "likes " + "warm winter jackets " * k + "shoes"}]

@@ -4,10 +4,14 @@ import pytest
 
 from bluekit import prompts
 from bluekit.prompts import (HistoryRenderer, PromptTemplate, TemplateError, build_messages, get_template,
-                             messages_for_examples, render_history, review_snippet)
+                             messages_for_examples, review_snippet)
 
 PLAIN = PromptTemplate(system="sys", instruction="H:\n{history}\nmax {max_words}",
                        item_line="{title}|{rating}|{review}", max_words=10, review_chars=30, max_items=20)
+
+
+def render_history(history, user, interactions, items, template):
+    return HistoryRenderer(interactions, items, template).render(user, history)
 
 
 def _world():

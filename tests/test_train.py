@@ -6,6 +6,7 @@ buys within one taste. The profiler is the tiny random model (bluekit.llm.build_
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import warnings
 
@@ -18,9 +19,9 @@ from bluekit.config import ConfigError, DataConfig, load_config
 from bluekit.data import prep
 from bluekit.data.schema import Domain
 from bluekit.rewards import HashingEmbedder
+from bluekit.data import train_test_users
 from bluekit.train import (build_grpo_config, build_panel, build_train_dataset, choose_backend,
-                           grpo_kwargs, load_trained_profiler, split_train_test_users,
-                           train_profiler)
+                           grpo_kwargs, load_trained_profiler, train_profiler)
 from bluekit.train.grpo_config import accepted_keywords
 from bluekit.train.records import read_jsonl
 
@@ -73,8 +74,8 @@ def tiny_cfg(tmp_path, **overrides):
     template.write_text(SHORT_TEMPLATE)
     settings = {
         "train.output_dir": str(tmp_path / "run"), "train.train_users": None,
-        "train.max_steps": 4, "train.save_steps": 1000, "train.snapshot_every": 2,
-        "train.panel_users": 2, "train.max_completion_length": 8,
+        "train.grpo.max_steps": 4, "train.grpo.save_steps": 1000, "train.snapshot_every": 2,
+        "train.panel_users": 2, "train.grpo.max_completion_length": 8,
         "train.rewards": [{"name": "cosine", "weight": 1.0},
                           {"name": "length_format", "weight": 0.1}],
         "profiler.template": str(template), "profiler.max_history_items": 5,
@@ -93,9 +94,9 @@ def run(cfg, world, embedder, **kwargs):
 # --------------------------------------------------------------------------- GRPOConfig
 
 def test_every_keyword_the_kit_passes_is_accepted_by_installed_trl(tmp_path):
-    cfg = load_config("gpu-paper", {"train.use_vllm": True})
     accepted = accepted_keywords()
-    for train_cfg in (cfg.train, load_config("smoke").train, load_config("cpu-demo").train):
+    for name in ("gpu-paper", "smoke", "cpu-demo", "cpu-long"):
+        train_cfg = load_config(name, {"train.grpo.use_vllm": True}).train
         for use_cpu in (True, False):
             unknown = set(grpo_kwargs(train_cfg, str(tmp_path), use_cpu=use_cpu)) - accepted
             assert not unknown, f"the installed GRPOConfig rejects {sorted(unknown)}"
@@ -112,26 +113,59 @@ def test_build_grpo_config_sets_the_cpu_recipe(tmp_path):
     assert args.reward_weights == [r.weight for r in cfg.train.rewards]
     assert args.save_strategy == "steps" and args.save_total_limit == 2
     assert args.remove_unused_columns is False and args.dataloader_num_workers == 0
+    assert args.seed == args.data_seed == cfg.train.seed and args.output_dir == str(tmp_path)
     assert build_grpo_config(cfg.train, str(tmp_path), use_cpu=True, max_steps=7).max_steps == 7
     # GPU side (kwargs only: building them needs a GPU): checkpointing on, the preset's bf16 kept
     gpu = grpo_kwargs(load_config("gpu-paper").train, str(tmp_path), use_cpu=False)
-    assert gpu["gradient_checkpointing"] and gpu["bf16"] and not gpu["use_cpu"]
+    checkpointing = gpu.get("activation_checkpointing", gpu.get("gradient_checkpointing"))
+    assert checkpointing and gpu["bf16"] and not gpu["use_cpu"]
 
 
-def test_keywords_an_older_trl_lacks_are_dropped_with_a_warning(tmp_path):
+def test_any_trl_option_passes_through_and_reaches_grpoconfig(tmp_path):
+    cfg = load_config("smoke", {"train.grpo.num_iterations": 2, "train.grpo.epsilon": "0.3",
+                                "train.grpo.mask_truncated_completions": True,
+                                "train.grpo.gradient_checkpointing": True})
+    args = build_grpo_config(cfg.train, str(tmp_path), use_cpu=True)
+    assert args.num_iterations == 2 and args.epsilon == 0.3  # a string number is coerced
+    assert args.mask_truncated_completions  # and the user's checkpointing beats the kit's CPU default
+    assert getattr(args, "activation_checkpointing", None) or args.gradient_checkpointing
+    path = tmp_path / "run.yaml"
+    path.write_text("base: smoke\ntrain:\n  grpo:\n    learning_rate: 5e-4\n")
+    args = build_grpo_config(load_config(path).train, str(tmp_path), use_cpu=True)
+    assert args.learning_rate == 5e-4 and args.max_steps == 4  # 5e-4 is a float; preset kept
+
+
+def test_grpo_and_lora_typos_are_named_before_any_model_loads(tmp_path):
+    from bluekit.train import validate_train_config
+    with pytest.raises(ConfigError, match=r"train\.grpo\.max_stepz.*(similar: .*max_steps)"):
+        validate_train_config(load_config("smoke", {"train.grpo.max_stepz": 3}).train)
+    with pytest.raises(ConfigError, match=r"train\.lora\.rank"):
+        validate_train_config(load_config("cpu-demo", {"train.lora.rank": 3}).train)
+    with pytest.raises(ConfigError, match=r"train\.grpo\.seed: set train\.seed"):
+        load_config("smoke", {"train.grpo.seed": 3})
+    with pytest.raises(ConfigError, match=r"train\.grpo\.report_to.*tensorboard"):
+        if importlib.util.find_spec("tensorboard") is not None:
+            pytest.skip("tensorboard is installed here")
+        validate_train_config(load_config("gpu-paper").train)
+
+
+def test_kit_defaults_an_older_trl_lacks_are_dropped_with_a_warning(tmp_path):
     from trl import GRPOConfig
 
     @dataclasses.dataclass
-    class OlderGRPOConfig(GRPOConfig):  # stands in for TRL 1.15 without one field
+    class OlderGRPOConfig(GRPOConfig):  # stands in for an older TRL without one field
         pass
 
-    fields = accepted_keywords(OlderGRPOConfig) - {"scale_rewards"}
-    with pytest.warns(UserWarning, match="scale_rewards"):
-        from unittest import mock
-        with mock.patch("bluekit.train.grpo_config.accepted_keywords", return_value=fields):
+    fields = accepted_keywords(OlderGRPOConfig) - {"log_completions"}
+    from unittest import mock
+    with mock.patch("bluekit.train.grpo_config.accepted_keywords", return_value=fields):
+        with pytest.warns(UserWarning, match="log_completions"):
             args = build_grpo_config(load_config("smoke").train, str(tmp_path), use_cpu=True,
                                      config_cls=OlderGRPOConfig)
-    assert isinstance(args, OlderGRPOConfig)
+        assert isinstance(args, OlderGRPOConfig)
+        with pytest.raises(ConfigError, match="train.grpo.log_completions"):  # the user's own key
+            build_grpo_config(load_config("smoke", {"train.grpo.log_completions": True}).train,
+                              str(tmp_path), use_cpu=True, config_cls=OlderGRPOConfig)
 
 
 def test_bad_configs_fail_before_any_model_loads(tmp_path, monkeypatch, world, hashing):
@@ -140,34 +174,34 @@ def test_bad_configs_fail_before_any_model_loads(tmp_path, monkeypatch, world, h
     monkeypatch.setattr("bluekit.train.run.load_policy", no_model)
     monkeypatch.setattr("bluekit.llm.load_causal_lm", no_model)
 
-    cfg = tiny_cfg(tmp_path, **{"train.per_device_train_batch_size": 6})
+    cfg = tiny_cfg(tmp_path, **{"train.grpo.per_device_train_batch_size": 6})
     with pytest.raises(ConfigError, match=r"per_device_train_batch_size \(6\).*num_generations \(4\)"):
         train_profiler(cfg)  # not even the data is loaded
     cfg = tiny_cfg(tmp_path, **{"train.rewards": [{"name": "cosine"}, {"name": "infonse"}]})
     with pytest.raises(ConfigError, match=r"train\.rewards\[1\]\.name.*'infonse'"):
         train_profiler(cfg)
-    cfg = tiny_cfg(tmp_path, **{"train.num_generations": 1, "train.per_device_train_batch_size": 1})
+    cfg = tiny_cfg(tmp_path, **{"train.grpo.num_generations": 1, "train.grpo.per_device_train_batch_size": 1})
     with pytest.raises(ConfigError, match="num_generations must be at least 2"):
         build_grpo_config(cfg.train, str(tmp_path))
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only fallback")
 def test_auto_backend_is_plain_trl_without_a_gpu():
     cfg = load_config("smoke")
-    if not torch.cuda.is_available():
-        assert choose_backend(cfg.train) == "trl"
-        with pytest.raises(RuntimeError, match="no CUDA GPU"):
-            choose_backend(dataclasses.replace(cfg.train, backend="unsloth"))
+    assert choose_backend(cfg.train) == "trl"
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        choose_backend(dataclasses.replace(cfg.train, backend="unsloth"))
 
 
 # --------------------------------------------------------------------------- training rows
 
 def test_training_rows_use_valid_examples_and_never_the_test_item(tmp_path, world):
     cfg = tiny_cfg(tmp_path)
-    train_users, test_users = split_train_test_users(world, cfg)
+    train_users, test_users = train_test_users(world, cfg)
     assert not set(train_users) & set(test_users)
     assert len(test_users) == round(0.3 * 40)
     ds = build_train_dataset(world, train_users, cfg)
-    assert set(ds.column_names) == {"prompt", "user_id", "positive", "history", "choices", "answer"}
+    assert set(ds.column_names) == {"prompt", "user_id", "positive", "history"}
     assert ds["user_id"] == train_users
     titles = dict(zip(world.items.item_id, world.items.title))
     test_items = dict(zip(world.splits.test.user_id, world.splits.test.item_id))
@@ -177,8 +211,6 @@ def test_training_rows_use_valid_examples_and_never_the_test_item(tmp_path, worl
         assert row["positive"] == ordered[-2]  # second-to-last item: the valid target
         assert row["history"] == ordered[:-2]
         assert row["positive"] != test_items[row["user_id"]]
-        assert row["choices"][row["answer"]] == row["positive"] and len(row["choices"]) == 4
-        assert not set(row["choices"]) & set(row["history"])
         prompt = row["prompt"][-1]["content"]
         assert titles[row["positive"]] not in prompt and titles[row["history"][-1]] in prompt
     panel = build_panel(world, test_users[:2], cfg)
@@ -236,9 +268,9 @@ def test_resume_continues_from_the_checkpoint_step(tmp_path, world, hashing):
         def on_step_begin(self, args, state, control, **kwargs):
             self.seen.append(state.global_step)
 
-    lora = {"train.full_finetune": False, "train.lora_r": 4, "train.lora_alpha": 8,
-            "train.lora_target_modules": ["q_proj", "v_proj"], "train.max_steps": 5,
-            "train.save_steps": 3, "train.snapshot_every": 100}
+    lora = {"train.full_finetune": False, "train.lora.r": 4, "train.lora.lora_alpha": 8,
+            "train.lora.target_modules": ["q_proj", "v_proj"], "train.grpo.max_steps": 5,
+            "train.grpo.save_steps": 3, "train.snapshot_every": 100}
     cfg = tiny_cfg(tmp_path, **lora)
     stopped = run(cfg, world, hashing, resume=False, extra_callbacks=[StopAt()])
     assert stopped.global_step == 3 and (stopped.output_dir / "checkpoint-3").is_dir()
@@ -264,7 +296,7 @@ def test_resume_continues_from_the_checkpoint_step(tmp_path, world, hashing):
                        base.model.layers[0].mlp.up_proj.weight)  # not a LoRA target
 
     # starting over (resume=False) clears the old run's checkpoints and logs
-    fresh = run(tiny_cfg(tmp_path, **{**lora, "train.max_steps": 1}), world, hashing, resume=False)
+    fresh = run(tiny_cfg(tmp_path, **{**lora, "train.grpo.max_steps": 1}), world, hashing, resume=False)
     assert [p.name for p in fresh.output_dir.glob("checkpoint-*")] == ["checkpoint-1"]
     assert [r["step"] for r in read_jsonl(fresh.output_dir / "metrics.jsonl") if "reward" in r] == [1]
 
@@ -277,8 +309,8 @@ def test_grpo_raises_the_embedding_reward(tmp_path, world, embedder):
     Measured on this seed: mean reward of steps 1-20 about 0.09, of steps 131-150 about 0.22,
     standard errors about 0.01 each.
     """
-    cfg = tiny_cfg(tmp_path, **{"train.max_steps": 150, "train.learning_rate": 3e-3,
-                                "train.max_completion_length": 16, "train.snapshot_every": 1000,
+    cfg = tiny_cfg(tmp_path, **{"train.grpo.max_steps": 150, "train.grpo.learning_rate": 3e-3,
+                                "train.grpo.max_completion_length": 16, "train.snapshot_every": 1000,
                                 "train.rewards": [{"name": "cosine"}]})
     result = run(cfg, world, embedder, resume=False)
     rewards = result.metrics.dropna(subset=["reward"])["reward"].to_numpy()

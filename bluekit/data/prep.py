@@ -275,7 +275,27 @@ def split_users(examples: pd.DataFrame, test_fraction: float,
     return train, test
 
 
+def train_test_users(prepared: Prepared, cfg) -> tuple[list[str], list[str]]:
+    """THE user split of the zero-shot protocol, used by training, baselines and evaluation.
+
+    Held-out users (cfg.eval.test_user_fraction, seeded by cfg.data.seed) are never trained on;
+    the first cfg.eval.test_users of them in sorted order are evaluated. Training users are those
+    with a second-to-last item (a valid example), capped at cfg.train.train_users (a seeded
+    sample by cfg.train.seed, sorted).
+    """
+    train, test = split_users(prepared.splits.test, cfg.eval.test_user_fraction, cfg.data.seed)
+    valid_users = set(prepared.splits.valid["user_id"].astype(str))
+    train = [u for u in train if u in valid_users]  # users with a second-to-last item
+    if cfg.train.train_users is not None and len(train) > cfg.train.train_users:
+        picks = np.random.default_rng(cfg.train.seed).choice(len(train), cfg.train.train_users,
+                                                             replace=False)
+        train = sorted(train[i] for i in picks)
+    test = sorted(test)[: cfg.eval.test_users] if cfg.eval.test_users else sorted(test)
+    return train, test
+
+
 # ---- helpers ----
+
 
 def _start(report: LoadReport | None, name: str, frame: pd.DataFrame) -> LoadReport:
     report = report if report is not None else LoadReport(name)

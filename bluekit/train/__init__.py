@@ -18,11 +18,12 @@ _EXPORTS = {
     "backends": ["Policy", "choose_backend", "load_policy", "lora_config"],
     "callbacks": ["MetricsCallback", "SnapshotCallback"],
     "records": ["TimedReward", "distinct_n", "mean_words", "read_jsonl"],
-    "dataset": ["build_panel", "build_train_dataset", "examples_for_users", "split_train_test_users"],
-    "grpo_config": ["build_grpo_config", "grpo_kwargs", "validate_train_config"],
+    "dataset": ["build_panel", "build_train_dataset", "examples_for_users"],
+    "grpo_config": ["build_grpo_config", "grpo_kwargs", "grpo_settings", "validate_train_config"],
     "pretrained": ["pretrained_run", "publish_run"],
-    "run": ["TrainResult", "last_checkpoint", "load_metrics", "load_snapshots",
-            "load_trained_profiler", "train_profiler"],
+    "run": ["TrainResult", "TrainingSetup", "last_checkpoint", "load_metrics", "load_snapshots",
+            "load_trained_profiler", "make_trainer", "prepare_training", "run_training",
+            "train_profiler"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

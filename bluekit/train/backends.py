@@ -45,12 +45,11 @@ def choose_backend(train_cfg: TrainConfig) -> str:
 
 
 def lora_config(train_cfg: TrainConfig):
-    """PEFT LoRA settings from the config (causal LM, no bias)."""
+    """peft.LoraConfig from train.lora (laid over the kit's defaults, checked by name)."""
     from peft import LoraConfig
-    return LoraConfig(r=train_cfg.lora_r, lora_alpha=train_cfg.lora_alpha,
-                      lora_dropout=train_cfg.lora_dropout,
-                      target_modules=list(train_cfg.lora_target_modules),
-                      bias="none", task_type="CAUSAL_LM")
+
+    from bluekit.train.grpo_config import lora_settings
+    return LoraConfig(**lora_settings(train_cfg))
 
 
 def load_policy(profiler_cfg: ProfilerConfig, train_cfg: TrainConfig) -> Policy:
@@ -62,11 +61,11 @@ def load_policy(profiler_cfg: ProfilerConfig, train_cfg: TrainConfig) -> Policy:
 
 
 def _load_plain(profiler_cfg: ProfilerConfig, train_cfg: TrainConfig) -> Policy:
-    """bluekit.llm.load_causal_lm + a LoRA config that GRPOTrainer applies (or all weights)."""
-    from bluekit.llm import load_causal_lm
+    """bluekit.llm.load_profiler + a LoRA config that GRPOTrainer applies (or all weights)."""
+    from bluekit.llm import load_profiler
 
-    dtype = "bfloat16" if train_cfg.bf16 else profiler_cfg.dtype
-    model, tokenizer = load_causal_lm(profiler_cfg.model, profiler_cfg.cache_dir, dtype)
+    model, tokenizer = load_profiler(profiler_cfg, "bfloat16" if train_cfg.grpo.get("bf16") else None)
+
     model.train()
     peft_config = None if train_cfg.full_finetune else lora_config(train_cfg)
     return Policy(model, tokenizer, peft_config, "trl")
@@ -90,17 +89,21 @@ def _load_unsloth(profiler_cfg: ProfilerConfig, train_cfg: TrainConfig) -> Polic
         raise RuntimeError("the tiny test model is built in memory; use backend 'trl' for it")
     model_name = (str(smollm2_checkpoint(profiler_cfg.cache_dir))
                   if profiler_cfg.model == SMOLLM2_SPEC else profiler_cfg.model)
-    max_seq_length = profiler_cfg.prompt_token_budget + 256 + train_cfg.max_completion_length
+    grpo, lora = train_cfg.grpo, train_cfg.lora
+    use_vllm = bool(grpo.get("use_vllm"))
+    max_seq_length = profiler_cfg.prompt_token_budget + 256 + int(grpo["max_completion_length"])
     model, tokenizer = FastLanguageModel.from_pretrained(
         model_name=model_name, max_seq_length=max_seq_length,
-        load_in_4bit=False, fast_inference=train_cfg.use_vllm,
-        max_lora_rank=train_cfg.lora_r, **({"gpu_memory_utilization": 0.6} if train_cfg.use_vllm else {}))
+        load_in_4bit=False, fast_inference=use_vllm, max_lora_rank=int(lora["r"]),
+        **({"gpu_memory_utilization": grpo.get("vllm_gpu_memory_utilization", 0.6)}
+           if use_vllm else {}))
     if train_cfg.full_finetune:
         return Policy(model, tokenizer, None, "unsloth")
     model = FastLanguageModel.get_peft_model(
-        model, r=train_cfg.lora_r, target_modules=list(train_cfg.lora_target_modules),
-        lora_alpha=train_cfg.lora_alpha, lora_dropout=train_cfg.lora_dropout, bias="none",
-        use_gradient_checkpointing="unsloth", random_state=train_cfg.seed)
+        model, r=int(lora["r"]), target_modules=list(lora["target_modules"]),
+        lora_alpha=lora["lora_alpha"], lora_dropout=lora.get("lora_dropout", 0.0),
+        bias=lora.get("bias", "none"), use_gradient_checkpointing="unsloth",
+        random_state=train_cfg.seed)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -18,13 +18,16 @@ import tempfile
 from pathlib import Path
 
 from bluekit.train.records import METRICS_FILE, SNAPSHOTS_FILE
-from bluekit.train.run import CONFIG_FILE, FINAL_DIR, RUN_FILE
+from bluekit.train.run import CONFIG_FILE, FINAL_DIR, PROFILES_FILE, RUN_FILE
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "pretrained"
 # What is published: the adapter (a few MB), logs and records; no checkpoints, no tokenizer
 # (the base profiler's tokenizer is used: a LoRA run does not change it).
 PUBLISHED_FILES = (CONFIG_FILE, RUN_FILE, METRICS_FILE, SNAPSHOTS_FILE,
                    f"{FINAL_DIR}/adapter_config.json", f"{FINAL_DIR}/adapter_model.safetensors")
+# Copied when present: evaluate the run first (python -m bluekit evaluate --run RUN) so the
+# notebooks reuse its held-out profiles instead of generating them again.
+OPTIONAL_FILES = (PROFILES_FILE,)
 README = "README.md"
 
 
@@ -53,7 +56,7 @@ def publish_run(run_dir: str | Path, name: str, command: str,
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; a published folder is for everyone
-    for rel in PUBLISHED_FILES:
+    for rel in PUBLISHED_FILES + tuple(f for f in OPTIONAL_FILES if (run_dir / f).exists()):
         (staging / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(run_dir / rel, staging / rel)
     (staging / README).write_text(_readme(name, command, run))

@@ -14,6 +14,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from bluekit.atomic import write_text
+
 METRICS_FILE = "metrics.jsonl"
 SNAPSHOTS_FILE = "snapshots.jsonl"
 
@@ -105,9 +107,7 @@ def keep_until_step(path: str | Path, step: int) -> None:
     kept = [r for r in records if r.get("step", 0) <= step]
     if len(kept) == len(records) and path.exists() and _ends_cleanly(path):
         return
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-    os.replace(tmp, path)
+    write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def _ends_cleanly(path: Path) -> bool:

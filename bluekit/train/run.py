@@ -2,6 +2,7 @@
 
     result = train_profiler(load_config("smoke"))       # -> TrainResult
     model, tokenizer = load_trained_profiler(result.output_dir)
+    # the same in three visible steps (notebook 04): prepare_training -> GRPOTrainer -> run_training
 
 A run folder ({cfg.train.output_dir}) holds:
     config.yaml        the full config of the run (bluekit.config.save_config)
@@ -10,30 +11,35 @@ A run folder ({cfg.train.output_dir}) holds:
     snapshots.jsonl    the panel's profiles over training (SnapshotCallback), for the widgets
     final/             the LoRA adapter (or the full model with full_finetune) + tokenizer
     run.json           seed, steps, wall time, reward time, library versions, git commit
+    test_profiles.json the held-out users' greedy profiles, once evaluated (bluekit.pipeline)
 """
 from __future__ import annotations
 
-import functools
+import contextlib
 import importlib.metadata
 import json
-import os
 import shutil
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from bluekit.atomic import write_json
 from bluekit.config import Config, load_config, save_config
-from bluekit.train.backends import choose_backend, load_policy
+from bluekit.data import train_test_users
+from bluekit.train.backends import Policy, choose_backend, load_policy
 from bluekit.train.records import METRICS_FILE, SNAPSHOTS_FILE, TimedReward, read_jsonl
-from bluekit.train.dataset import build_panel, build_train_dataset, split_train_test_users
+from bluekit.train.dataset import build_panel, build_train_dataset
 from bluekit.train.grpo_config import build_grpo_config, validate_train_config
 
 FINAL_DIR = "final"
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.yaml"
+PROFILES_FILE = "test_profiles.json"  # held-out users' profiles, written by the evaluation
 VERSIONED = ("torch", "transformers", "trl", "peft", "accelerate", "datasets",
              "sentence-transformers", "unsloth")
 
@@ -67,98 +73,119 @@ def last_checkpoint(run_dir: str | Path) -> str | None:
     return get_last_checkpoint(str(run_dir)) if run_dir.is_dir() else None
 
 
-def load_reader(profiler_cfg) -> tuple:
-    """A separate, frozen copy of the initial profiler: the reader of the text-space reward."""
-    from bluekit.llm import load_causal_lm
-    model, tokenizer = load_causal_lm(profiler_cfg.model, profiler_cfg.cache_dir, profiler_cfg.dtype)
-    model.eval().requires_grad_(False)
-    return model, tokenizer
+@dataclass
+class TrainingSetup:
+    """Everything GRPOTrainer is built from, prepared by the kit (notebook 04 shows each part):
+
+        setup = prepare_training(cfg)
+        trainer = GRPOTrainer(model=setup.policy.model, reward_funcs=setup.reward_funcs,
+                              args=setup.args, train_dataset=setup.dataset,
+                              processing_class=setup.policy.tokenizer,
+                              peft_config=setup.policy.peft_config, callbacks=setup.callbacks)
+        result = run_training(trainer, setup)
+    """
+    cfg: Config
+    output_dir: Path
+    policy: Policy  # model, tokenizer, LoRA config, backend
+    reward_funcs: list  # TRL reward callables (timed); their weights are args.reward_weights
+    dataset: Any  # datasets.Dataset of the training users' rows (prompt, user_id, positive, history)
+    args: Any  # trl.GRPOConfig, built by build_grpo_config
+    callbacks: list  # metrics.jsonl and snapshots.jsonl writers (+ any extra ones)
+    train_users: list[str]
+    test_users: list[str]
+    reward_timings: dict[str, float]
+    ctx: Any = None  # the rewards' RewardContext (embedder and catalogue)
+    progress: bool = True
 
 
-def reward_context(cfg: Config, prepared, embedder, item_vecs):
-    """The RewardContext over the prepared catalogue; the reader LLM loads only if a reward asks."""
-    from bluekit.rewards import RewardContext
-    items = prepared.items
-    return RewardContext(embedder=embedder, item_ids=items["item_id"].astype(str).tolist(),
-                         item_vecs=item_vecs, item_titles=items["title"].astype(str).tolist(),
-                         seed=cfg.train.seed,
-                         reader_factory=functools.partial(load_reader, cfg.profiler))
-
-
-def train_profiler(cfg: Config, prepared=None, embedder=None, item_vecs=None, resume: bool = True,
-                   progress: bool = True, extra_callbacks: list | None = None,
-                   reward_timings: dict | None = None) -> TrainResult:
-    """GRPO-train the profiler on the training users; see the module docstring for the outputs.
+def prepare_training(cfg: Config, prepared=None, embedder=None, item_vecs=None,
+                     progress: bool = True, extra_callbacks: list | None = None,
+                     reward_timings: dict | None = None) -> TrainingSetup:
+    """Check the config, load the data, the policy and the rewards, and build GRPOConfig.
 
     prepared / embedder / item_vecs: pass them when already built (notebooks), else they are
-    loaded from cfg. resume=True continues from the last checkpoint in output_dir (its
-    global_step, optimizer and RNG state); resume=False starts over and clears old logs.
-    extra_callbacks: more TrainerCallbacks (live plots). reward_timings: a dict that collects
-    seconds spent in each reward while training runs (the step benchmark reads it).
+    loaded from cfg. extra_callbacks: more TrainerCallbacks (live plots). reward_timings: a dict
+    that collects the seconds spent in each reward (the step benchmark reads it).
     """
     validate_train_config(cfg.train)  # fail on bad settings before anything heavy loads
     if choose_backend(cfg.train) == "unsloth":
         import unsloth  # noqa: F401 - Unsloth patches transformers/TRL: import it before them
-
     import transformers
-    from trl import GRPOTrainer
 
-    from bluekit.rewards import build_reward_funcs
+    from bluekit.rewards import build_reward_funcs, reward_context
     from bluekit.train.callbacks import MetricsCallback, SnapshotCallback
 
     out = Path(cfg.train.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     prepared, embedder, item_vecs = _inputs(cfg, prepared, embedder, item_vecs)
-    train_users, test_users = split_train_test_users(prepared, cfg)
+    train_users, test_users = train_test_users(prepared, cfg)
     save_config(cfg, out / CONFIG_FILE)
 
     transformers.set_seed(cfg.train.seed)  # LoRA init and sampling repeat for a seed
     policy = load_policy(cfg.profiler, cfg.train)
     ctx = reward_context(cfg, prepared, embedder, item_vecs)
-    funcs, weights = build_reward_funcs(cfg.train.rewards, ctx)
+    funcs, _ = build_reward_funcs(cfg.train.rewards, ctx)  # weights: GRPOConfig.reward_weights
     timings: dict[str, float] = reward_timings if reward_timings is not None else {}
     reward_funcs = [TimedReward(f, timings, log_stats=(i == 0)) for i, f in enumerate(funcs)]
-    dataset = build_train_dataset(prepared, train_users, cfg, policy.tokenizer, seed=cfg.train.seed)
-    panel = build_panel(prepared, test_users[: cfg.train.panel_users], cfg, policy.tokenizer,
-                        seed=cfg.train.seed)
-
-    args = build_grpo_config(cfg.train, str(out), progress=progress, reward_weights=weights)
+    dataset = build_train_dataset(prepared, train_users, cfg, policy.tokenizer)
+    panel = build_panel(prepared, test_users[: cfg.train.panel_users], cfg, policy.tokenizer)
+    args = build_grpo_config(cfg.train, str(out), progress=progress)
     callbacks = [MetricsCallback(out),
                  SnapshotCallback(panel, cfg.train.snapshot_every, policy.tokenizer, ctx,
-                                  cfg.train.rewards, out, cfg.train.max_completion_length,
+                                  cfg.train.rewards, out, cfg.train.grpo["max_completion_length"],
                                   cfg.profiler.generation_batch_size, cfg.train.seed),
                  *(extra_callbacks or [])]
-    trainer = GRPOTrainer(model=policy.model, reward_funcs=reward_funcs, args=args,
-                          train_dataset=dataset, processing_class=policy.tokenizer,
-                          peft_config=policy.peft_config, callbacks=callbacks)
-    if not progress:
+    return TrainingSetup(cfg, out, policy, reward_funcs, dataset, args, callbacks, train_users,
+                         test_users, timings, ctx, progress)
+
+
+def make_trainer(setup: TrainingSetup):
+    """The GRPOTrainer of a prepared setup (TRL's own class; Unsloth patches it on a GPU)."""
+    from trl import GRPOTrainer
+
+    return GRPOTrainer(model=setup.policy.model, reward_funcs=setup.reward_funcs, args=setup.args,
+                       train_dataset=setup.dataset, processing_class=setup.policy.tokenizer,
+                       peft_config=setup.policy.peft_config, callbacks=setup.callbacks)
+
+
+def run_training(trainer, setup: TrainingSetup, resume: bool = True) -> TrainResult:
+    """Train (resuming from the last checkpoint in the run folder unless resume=False, which
+    starts over and clears old logs), then save final/ and run.json."""
+    out, cfg = setup.output_dir, setup.cfg
+    if not setup.progress:
         from transformers.trainer_callback import PrinterCallback, ProgressCallback
         trainer.remove_callback(PrinterCallback)
         trainer.remove_callback(ProgressCallback)
-
     checkpoint = last_checkpoint(out) if resume else None
     if checkpoint is None:  # a fresh start: old logs and checkpoints would mix two runs
-        for name in (METRICS_FILE, SNAPSHOTS_FILE):
+        for name in (METRICS_FILE, SNAPSHOTS_FILE, PROFILES_FILE):
             (out / name).unlink(missing_ok=True)
         for old in out.glob("checkpoint-*"):
             shutil.rmtree(old, ignore_errors=True)
     commit = git_commit()  # the code that trains, before anyone edits it during a long run
     start = time.time()
-    quiet = _quiet_embedder(embedder)  # no progress bar per reward call
-    try:
+    with _quiet_training(setup.ctx.embedder if setup.ctx is not None else None):
         trainer.train(resume_from_checkpoint=checkpoint)
-    finally:
-        quiet()
     wall = time.time() - start
 
     final = out / FINAL_DIR
     trainer.model.save_pretrained(str(final))
-    policy.tokenizer.save_pretrained(str(final))
+    setup.policy.tokenizer.save_pretrained(str(final))
     step = int(trainer.state.global_step)
-    _write_run_file(out, cfg, step, wall, timings, checkpoint, policy.backend,
-                    len(train_users), len(test_users), commit)
-    return TrainResult(out, final, load_metrics(out), train_users, test_users, wall, step,
-                       dict(timings))
+    _write_run_file(out, cfg, step, wall, setup.reward_timings, checkpoint, setup.policy.backend,
+                    len(setup.train_users), len(setup.test_users), commit)
+    return TrainResult(out, final, load_metrics(out), setup.train_users, setup.test_users, wall,
+                       step, dict(setup.reward_timings))
+
+
+def train_profiler(cfg: Config, prepared=None, embedder=None, item_vecs=None, resume: bool = True,
+                   progress: bool = True, extra_callbacks: list | None = None,
+                   reward_timings: dict | None = None) -> TrainResult:
+    """GRPO-train the profiler on the training users: prepare_training + GRPOTrainer +
+    run_training. See the module docstring for the run folder it writes."""
+    setup = prepare_training(cfg, prepared, embedder, item_vecs, progress, extra_callbacks,
+                             reward_timings)
+    return run_training(make_trainer(setup), setup, resume)
 
 
 def _inputs(cfg: Config, prepared, embedder, item_vecs):
@@ -176,16 +203,22 @@ def _inputs(cfg: Config, prepared, embedder, item_vecs):
     return prepared, embedder, item_vecs
 
 
-def _quiet_embedder(embedder):
-    """Turn the embedder's progress bars off; returns a function that restores them."""
-    if not hasattr(embedder, "show_progress"):
-        return lambda: None
-    before = embedder.show_progress
-    embedder.show_progress = False
-
-    def restore():
-        embedder.show_progress = before
-    return restore
+@contextlib.contextmanager
+def _quiet_training(embedder):
+    """No embedder progress bar per reward call, and none of transformers' deprecation
+    warnings that TRL/PEFT trigger every step (is_gradient_checkpointing): a student reads the
+    progress and the plot, not dozens of FutureWarnings."""
+    before = getattr(embedder, "show_progress", None)
+    if before is not None:
+        embedder.show_progress = False
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing",
+                                category=FutureWarning)
+        try:
+            yield
+        finally:
+            if before is not None:
+                embedder.show_progress = before
 
 
 def _versions() -> dict[str, str]:
@@ -217,7 +250,7 @@ def _write_run_file(out: Path, cfg: Config, step: int, wall: float, timings: dic
     previous = json.loads((out / RUN_FILE).read_text()) if checkpoint and (out / RUN_FILE).exists() else {}
     run = {
         "name": cfg.name, "seed": cfg.train.seed, "global_step": step,
-        "max_steps": cfg.train.max_steps, "backend": backend,
+        "max_steps": cfg.train.grpo["max_steps"], "backend": backend,
         "resumed_from": checkpoint, "wall_time_s": round(wall, 3),
         "total_wall_time_s": round(previous.get("total_wall_time_s", 0.0) + wall, 3),
         "reward_time_s": {k: round(v, 3) for k, v in timings.items()},
@@ -225,9 +258,7 @@ def _write_run_file(out: Path, cfg: Config, step: int, wall: float, timings: dic
         "embedder": cfg.embed.model, "versions": _versions(), "git_commit": commit,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    tmp = out / (RUN_FILE + ".tmp")
-    tmp.write_text(json.dumps(run, indent=1))
-    os.replace(tmp, out / RUN_FILE)
+    write_json(out / RUN_FILE, run)
 
 
 def load_trained_profiler(run_dir: str | Path):
@@ -248,9 +279,8 @@ def load_trained_profiler(run_dir: str | Path):
     if (final / "adapter_config.json").exists():
         from peft import PeftModel
 
-        from bluekit.llm import load_causal_lm
-        base, tokenizer = load_causal_lm(cfg.profiler.model, cfg.profiler.cache_dir,
-                                         cfg.profiler.dtype)
+        from bluekit.llm import load_profiler
+        base, tokenizer = load_profiler(cfg.profiler)
         model = PeftModel.from_pretrained(base, str(final)).merge_and_unload()
     else:
         model = AutoModelForCausalLM.from_pretrained(str(final))
