@@ -1,12 +1,11 @@
-"""Reference points for profile evaluation: what any profile has to beat (and the text path
-every profile evaluation reuses, `evaluate_texts`).
+"""Reference points for profile evaluation: what any profile has to beat.
 
 Every function takes the same keywords, so one dict serves them all:
 
     kw = dict(items=items, item_index=item_index, item_vecs=item_vecs, embedder=embedder,
               ks=(5, 10, 20), exclude_history=False)
     results = run_baselines(test_examples, train_interactions=train, **kw)
-    results.append(evaluate_texts("my profiles", profiles_by_user, test_examples, **kw))
+    results.append(bluekit.evaluate.evaluate_texts("my profiles", profiles_by_user, test_examples, **kw))
 
 - random: seeded random scores (the floor).
 - popularity: interaction counts in the training interactions; items with the same count
@@ -16,8 +15,7 @@ Every function takes the same keywords, so one dict serves them all:
 - raw history text: the history's titles as text ("Purchased: A; B; C", most recent last),
   embedded as a query: the paper's "raw history" baseline.
 
-Users with no usable history (empty, or no item in the catalogue), and empty texts in
-`evaluate_texts`, get a zero query: every item ties at score 0 and, since ties count
+Users with no usable history (empty, or no item in the catalogue) get a zero query: every item ties at score 0 and, since ties count
 against the target, the target ranks last. They are counted in the summary
 (`n_empty_query`), not dropped, so every method is scored on the same users.
 """
@@ -28,8 +26,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from bluekit.evaluate import (DEFAULT_KS, MethodResult, evaluate_queries, history_indices,
-                              result_from_ranks, target_indices, target_ranks_from_scores)
+from bluekit.evaluate import (DEFAULT_KS, MethodResult, evaluate_queries, evaluate_texts,
+                              history_indices, result_from_ranks, target_indices,
+                              target_ranks_from_scores)
 
 DEFAULT_HISTORY_ITEMS = 20
 DEFAULT_HISTORY_PREFIX = "Purchased: "
@@ -126,26 +125,6 @@ def raw_history_text(examples: pd.DataFrame, *, items: pd.DataFrame, item_index:
                           embedder=embedder, ks=ks, exclude_history=exclude_history, batch_size=batch_size)
 
 
-def evaluate_texts(name: str, texts_by_user: Mapping[str, str] | Sequence[str], examples: pd.DataFrame, *,
-                   item_index: Mapping[str, int], item_vecs: np.ndarray, embedder,
-                   ks: Sequence[int] = DEFAULT_KS, exclude_history: bool = False, batch_size: int = 1024,
-                   show_progress: bool | None = None, **_unused) -> MethodResult:
-    """Embed one text per example (a profile, a ceiling text...) as a query and evaluate it.
-
-    texts_by_user: {user_id: text} (a user missing from it gets "") or a sequence aligned
-    with the example rows. Empty texts get a zero query (their target ranks last).
-    """
-    texts = _texts_for_examples(texts_by_user, examples)
-    queries = np.zeros((len(examples), item_vecs.shape[1]), dtype=np.float32)
-    filled = [i for i, t in enumerate(texts) if t.strip()]
-    if filled:
-        queries[filled] = embedder.encode_queries([texts[i] for i in filled], show_progress=show_progress)
-    extra = {"n_empty_query": len(examples) - len(filled)}
-    return evaluate_queries(name, queries, item_vecs, examples, item_index, ks, exclude_history,
-                            batch_size, extra_summary=extra)
-
-
-text_queries = evaluate_texts  # the name the design notes use
 
 
 def run_baselines(examples: pd.DataFrame, items: pd.DataFrame, item_index: Mapping[str, int],
@@ -188,16 +167,3 @@ def _vector_based(name, queries, history, examples, item_index, item_vecs, ks, e
     extra = {"n_empty_query": int(sum(len(h) == 0 for h in history))}
     return evaluate_queries(name, queries, item_vecs, examples, item_index, ks, exclude_history,
                             batch_size, extra_summary=extra)
-
-
-def _texts_for_examples(texts_by_user, examples: pd.DataFrame) -> list[str]:
-    if isinstance(texts_by_user, Mapping):
-        texts = [texts_by_user.get(u, "") for u in examples["user_id"]]
-    elif isinstance(texts_by_user, pd.Series) and not isinstance(texts_by_user.index, pd.RangeIndex):
-        texts = [texts_by_user.get(u, "") for u in examples["user_id"]]
-    else:
-        texts = list(texts_by_user)
-        if len(texts) != len(examples):
-            raise ValueError(f"{len(texts)} texts for {len(examples)} examples; pass a "
-                             f"{{user_id: text}} mapping or one text per example row")
-    return ["" if t is None or (isinstance(t, float) and t != t) else str(t) for t in texts]

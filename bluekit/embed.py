@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
+
+from bluekit.atomic import atomic_path
 
 if TYPE_CHECKING:  # keep `import bluekit.embed` light: torch loads only with a model
     from bluekit.config import EmbedConfig
@@ -220,14 +220,8 @@ def _write_cache(path: Path, cached: dict[tuple[str, str], np.ndarray], current:
     ids = np.array([k[0] for k, _ in keep], dtype=str)
     hashes = np.array([k[1] for k, _ in keep], dtype=str)
     vectors = np.stack([v for _, v in keep]).astype(np.float32) if keep else np.zeros((0, dim), np.float32)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, ids=ids, hashes=hashes, vectors=vectors)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, ids=ids, hashes=hashes, vectors=vectors)
 
 
 # ---------------------------------------------------------------- trainable embedder

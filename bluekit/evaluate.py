@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from bluekit.atomic import write_text
 
 DEFAULT_KS = (5, 10, 20)
 
@@ -43,16 +43,25 @@ def target_ranks(query_vecs: np.ndarray, item_vecs: np.ndarray, target_index: Se
     history); the target itself is never removed, even when it appears in that list (the usual
     protocol: a repeat purchase still counts). Users are scored `batch_size` at a time into
     one reused (batch_size, n_items) block, so no users x items matrix is ever held.
+    A query with a NaN or infinite value (a failed profile) ranks its target last; a non-finite
+    item vector is a broken catalogue and raises, naming the rows.
 
     >>> items = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
-    >>> target_ranks(np.array([[1.0, 0.0], [0.0, 1.0]]), items, [2, 2]).tolist()
-    [2.0, 2.0]
+    >>> target_ranks(np.array([[1.0, 0.0], [0.0, 1.0], [np.nan, 0.0]]), items, [2, 2, 2]).tolist()
+    [2.0, 2.0, 3.0]
     """
-    queries = np.ascontiguousarray(query_vecs, dtype=np.float32)
+    queries = np.array(query_vecs, dtype=np.float32)  # a copy: failed queries are zeroed below
     items = np.ascontiguousarray(item_vecs, dtype=np.float32)
     if queries.ndim != 2 or items.ndim != 2 or queries.shape[1] != items.shape[1]:
         raise ValueError(f"target_ranks: query shape {queries.shape} and item shape "
                          f"{items.shape} do not fit together")
+    bad_items = np.flatnonzero(~np.isfinite(items).all(axis=1))
+    if len(bad_items):
+        raise ValueError(f"target_ranks: {len(bad_items)} item vectors hold NaN/inf (rows "
+                         f"{bad_items[:5].tolist()}); rebuild the item-vector cache")
+    # A zero query ties every item, and ties count against the target: it ranks last.
+    queries[~np.isfinite(queries).all(axis=1)] = 0.0
+
     items_t = items.T
     buffer = np.empty((min(batch_size, len(queries)), len(items)), dtype=np.float32)
 
@@ -227,6 +236,39 @@ def evaluate_queries(name: str, query_vecs: np.ndarray, item_vecs: np.ndarray, e
 
 # ---------------------------------------------------------------- tables and files
 
+def evaluate_texts(name: str, texts_by_user: Mapping[str, str] | Sequence[str], examples: pd.DataFrame, *,
+                   item_index: Mapping[str, int], item_vecs: np.ndarray, embedder,
+                   ks: Sequence[int] = DEFAULT_KS, exclude_history: bool = False, batch_size: int = 1024,
+                   show_progress: bool | None = None, **_unused) -> MethodResult:
+    """Embed one text per example (a profile, a ceiling text...) as a query and evaluate it.
+
+    texts_by_user: {user_id: text} (a user missing from it gets "") or a sequence aligned
+    with the example rows. Empty texts get a zero query (their target ranks last).
+    """
+    texts = _texts_for_examples(texts_by_user, examples)
+    queries = np.zeros((len(examples), item_vecs.shape[1]), dtype=np.float32)
+    filled = [i for i, t in enumerate(texts) if t.strip()]
+    if filled:
+        queries[filled] = embedder.encode_queries([texts[i] for i in filled], show_progress=show_progress)
+    extra = {"n_empty_query": len(examples) - len(filled)}
+    return evaluate_queries(name, queries, item_vecs, examples, item_index, ks, exclude_history,
+                            batch_size, extra_summary=extra)
+
+
+
+def _texts_for_examples(texts_by_user, examples: pd.DataFrame) -> list[str]:
+    if isinstance(texts_by_user, Mapping):
+        texts = [texts_by_user.get(u, "") for u in examples["user_id"]]
+    elif isinstance(texts_by_user, pd.Series) and not isinstance(texts_by_user.index, pd.RangeIndex):
+        texts = [texts_by_user.get(u, "") for u in examples["user_id"]]
+    else:
+        texts = list(texts_by_user)
+        if len(texts) != len(examples):
+            raise ValueError(f"{len(texts)} texts for {len(examples)} examples; pass a "
+                             f"{{user_id: text}} mapping or one text per example row")
+    return ["" if t is None or (isinstance(t, float) and t != t) else str(t) for t in texts]
+
+
 def results_table(results: Sequence[MethodResult]) -> pd.DataFrame:
     """One row per method (index "method"): metric means, median rank, n, then any extras."""
     rows = {r.name: r.summary for r in results}
@@ -244,16 +286,7 @@ def save_results(results: Sequence[MethodResult], path: str | Path) -> Path:
     payload = {"methods": [{"name": r.name, "summary": _jsonable(r.summary),
                             "per_user": {c: _jsonable(r.per_user[c].tolist()) for c in r.per_user.columns}}
                            for r in results]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, json.dumps(payload, allow_nan=False))
 
 
 def load_results(path: str | Path) -> list[MethodResult]:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import nbformat
 
+from bluekit.atomic import atomic_path
+
 RECORD_MIME = "application/vnd.bluekit.record+json"
 
 
@@ -92,8 +94,6 @@ def execute_notebook(src: str | Path, dst: str | Path | None = None, parameters:
         client.execute()
     finally:
         if dst is not None:
-            Path(dst).parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(str(dst) + ".tmp")
-            nbformat.write(nb, str(tmp))
-            os.replace(tmp, dst)
+            with atomic_path(dst) as tmp:
+                nbformat.write(nb, str(tmp))
     return nb

@@ -3,18 +3,18 @@
     ws = workspace(load_config("cpu-demo"))   # data -> items embedded -> users split
     baseline_results(ws)                      # random, popularity, last item, mean, raw text (+ ceiling)
     profile_results(ws, run_dir)              # untrained vs trained profiler on held-out users
-    profiler_result(ws, name, run_dir)        # one profiler's profiles, evaluated
+    profiler_result(ws, name, run_dir)        # one profiler's profiles (cached), evaluated
+    published_result(ws, "cpu-long")          # a published run on these users, or None
 """
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bluekit.atomic import write_json
 from bluekit.config import Config
 
 
@@ -34,40 +34,39 @@ class Workspace:
         test = self.prepared.splits.test
         return test[test.user_id.isin(set(self.test_users))].reset_index(drop=True)
 
+    def reward_rows(self, examples: pd.DataFrame) -> list[dict]:
+        """The rows the trainer hands to each reward (prompt, user_id, positive, history)."""
+        from bluekit.train.dataset import rows_for_examples
+        return rows_for_examples(examples, self.prepared, self.cfg)
+
     def reward_context(self):
         """The rewards' RewardContext over this workspace's catalogue (reader loads on first use)."""
-        from bluekit.train.run import reward_context
+        from bluekit.rewards import reward_context
         return reward_context(self.cfg, self.prepared, self.embedder, self.item_vecs)
-
-    @property
-    def train_examples(self) -> pd.DataFrame:
-        """Training users' validation examples (second-last item = target): what RL trains on."""
-        valid = self.prepared.splits.valid
-        return valid[valid.user_id.isin(set(self.train_users))].reset_index(drop=True)
 
 
 def workspace(cfg: Config, embedder=None) -> Workspace:
-    from bluekit.data import load_prepared
+    from bluekit.data import load_prepared, train_test_users
     from bluekit.embed import Embedder, item_vectors
-    from bluekit.train.dataset import split_train_test_users
 
     prepared = load_prepared(cfg.data)
     embedder = embedder or Embedder.from_config(cfg.embed)
     items = prepared.items
     vecs = item_vectors(embedder, items.item_id.tolist(), items.text.tolist(), cfg.embed.cache_dir)
-    train_users, test_users = split_train_test_users(prepared, cfg)
+    train_users, test_users = train_test_users(prepared, cfg)
     return Workspace(cfg, prepared, embedder, vecs, train_users, test_users)
 
 
 def _eval_kwargs(ws: Workspace) -> dict:
     return dict(items=ws.prepared.items, item_index=ws.prepared.item_index, item_vecs=ws.item_vecs,
                 embedder=ws.embedder, ks=tuple(ws.cfg.eval.ks),
-                exclude_history=ws.cfg.eval.exclude_history)
+                exclude_history=ws.cfg.eval.exclude_history, batch_size=ws.cfg.eval.batch_size)
 
 
 def baseline_results(ws: Workspace, with_ceiling: bool = True) -> list:
     """The five baselines on the held-out test users, plus the demo world's ceiling when known."""
     from bluekit import baselines
+    from bluekit.evaluate import evaluate_texts
 
     kw = _eval_kwargs(ws)
     results = baselines.run_baselines(ws.test_examples, train_interactions=ws.prepared.splits.train,
@@ -75,46 +74,114 @@ def baseline_results(ws: Workspace, with_ceiling: bool = True) -> list:
     if with_ceiling and ws.cfg.data.source == "demo":
         from bluekit.data import synth
         ceiling = synth.ceiling_profiles(ws.cfg.data.demo_dir, ws.cfg.data.domain)
-        results.append(baselines.evaluate_texts("ceiling (true tastes)", ceiling,
-                                                ws.test_examples, **kw))
+        results.append(evaluate_texts("ceiling (true tastes)", ceiling, ws.test_examples, **kw))
     return results
 
 
-def generate_test_profiles(ws: Workspace, model, tokenizer, show_progress: bool = True) -> dict:
-    """Greedy profiles for the held-out test users (history without the target)."""
+
+
+def generate_test_profiles(ws: Workspace, model, tokenizer, profiler_cfg=None,
+                           show_progress: bool = True) -> dict:
+    """Greedy profiles for the held-out test users (history without the target), prompted as
+    profiler_cfg says (default: the workspace's)."""
     from bluekit.profiler import profiles_for_examples
 
     ex = ws.test_examples
     texts = profiles_for_examples(model, tokenizer, ex, ws.prepared.interactions, ws.prepared.items,
-                                  ws.cfg.profiler, temperature=0.0, show_progress=show_progress)
+                                  profiler_cfg or ws.cfg.profiler, temperature=0.0,
+                                  show_progress=show_progress)
     return dict(zip(ex.user_id, texts))
 
 
-def profiler_result(ws: Workspace, name: str, run_dir: str | Path | None = None,
-                    save_to: str | Path | None = None):
-    """Greedy profiles of the held-out users, embedded and ranked: the untrained profiler
-    (run_dir None) or a trained run's. save_to: a JSON file for the profiles (user -> text)."""
-    from bluekit import baselines
-    from bluekit.llm import load_causal_lm
-    from bluekit.train import load_trained_profiler
+def profiles_key(ws: Workspace, profiler_cfg, run_dir: str | Path | None = None) -> str:
+    """What a set of held-out profiles depends on: the profiler and its prompt and generation
+    settings, the data settings, the held-out users and, for a trained run, its weights."""
+    import dataclasses
+    import hashlib
+    import json
+
+    unused = ("cache_dir", "generation_batch_size")  # where files live / how many per batch
+    parts = {"profiler": {k: v for k, v in dataclasses.asdict(profiler_cfg).items() if k not in unused},
+             "data": {k: v for k, v in dataclasses.asdict(ws.cfg.data).items()
+                      if k not in ("raw_dir", "demo_dir")},
+             "users": list(ws.test_users)}
+    if run_dir is not None:
+        from bluekit.train.run import FINAL_DIR
+        weights = sorted(Path(run_dir, FINAL_DIR).glob("*.safetensors"))
+        parts["weights"] = [hashlib.sha256(w.read_bytes()).hexdigest() for w in weights]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def test_profiles(ws: Workspace, run_dir: str | Path | None = None, show_progress: bool = True
+                  ) -> dict[str, str]:
+    """The held-out users' greedy profiles of the untrained profiler (run_dir None) or of a
+    trained run, generated once and cached: untrained ones under the embed cache (they are the
+    same in every run), a run's in {run_dir}/test_profiles.json (published runs ship theirs).
+    The cache is keyed by profiles_key, so a changed prompt, profiler, data or adapter
+    regenerates them. A run is prompted with its own profiler settings (its config.yaml)."""
+    import json
 
     if run_dir is None:
-        p = ws.cfg.profiler
-        model, tok = load_causal_lm(p.model, p.cache_dir, p.dtype)
+        profiler_cfg = ws.cfg.profiler
+        key = profiles_key(ws, profiler_cfg)
+        path = Path(ws.cfg.embed.cache_dir) / "profiles" / f"untrained-{key}.json"
     else:
+        from bluekit.config import load_config
+        from bluekit.train.run import CONFIG_FILE, PROFILES_FILE
+        profiler_cfg = load_config(Path(run_dir) / CONFIG_FILE).profiler
+        key = profiles_key(ws, profiler_cfg, run_dir)
+        path = Path(run_dir) / PROFILES_FILE
+    if path.exists():
+
+        cached = json.loads(path.read_text())
+        if cached.get("key") == key:
+            return cached["profiles"]
+    if run_dir is None:
+        from bluekit.llm import load_profiler
+        model, tok = load_profiler(profiler_cfg)
+    else:
+        from bluekit.train import load_trained_profiler
         model, tok = load_trained_profiler(run_dir)
-    profiles = generate_test_profiles(ws, model, tok)
-    if save_to is not None:
-        write_json_atomic(save_to, profiles)
-    return baselines.evaluate_texts(name, profiles, ws.test_examples, **_eval_kwargs(ws))
+    profiles = generate_test_profiles(ws, model, tok, profiler_cfg, show_progress)
+    write_json(path, {"key": key, "profiles": profiles})
+    return profiles
+
+
+def profiler_result(ws: Workspace, name: str, run_dir: str | Path | None = None):
+    """The untrained profiler's (run_dir None) or a trained run's held-out profiles, embedded and
+    ranked against the whole catalogue (profiles from the cache when they are current)."""
+    from bluekit.evaluate import evaluate_texts
+
+    return evaluate_texts(name, test_profiles(ws, run_dir), ws.test_examples, **_eval_kwargs(ws))
 
 
 def profile_results(ws: Workspace, run_dir: str | Path | None = None) -> list:
-    """Untrained vs trained profiler on the held-out users; profiles saved in the run folder."""
-    run_dir = Path(run_dir or ws.cfg.train.output_dir)
-    return [profiler_result(ws, "untrained profiler", None, run_dir / "test_profiles_untrained.json"),
-            profiler_result(ws, "trained profiler (GRPO)", run_dir,
-                            run_dir / "test_profiles_trained.json")]
+    """Untrained vs trained profiler on the held-out users."""
+    return [profiler_result(ws, "untrained profiler", None),
+            profiler_result(ws, "trained profiler (GRPO)", run_dir or ws.cfg.train.output_dir)]
+
+
+def published_result(ws: Workspace, name: str = "cpu-long"):
+    """A published run (data/pretrained/<name>) evaluated on this workspace's held-out users,
+    labelled as published; None (with the reason printed) when it does not apply here: it was
+    trained on other data, or some of these held-out users were its training users."""
+    from bluekit.config import load_config
+    from bluekit.data import train_test_users
+    from bluekit.train import load_metrics, pretrained_run
+
+    run_dir = pretrained_run(name)
+    cfg = load_config(run_dir / "config.yaml")
+    if cfg.data != ws.cfg.data:
+        print(f"published run {name!r} skipped: trained on {cfg.data.domain} with "
+              f"{cfg.data.demo_users} demo users; this workspace is {ws.cfg.data.domain} with "
+              f"{ws.cfg.data.demo_users}")
+        return None
+    its_train_users, _ = train_test_users(ws.prepared, cfg)
+    if set(its_train_users) & set(ws.test_users):
+        print(f"published run {name!r} skipped: it trained on some of these held-out users")
+        return None
+    steps = int(load_metrics(run_dir)["step"].max())
+    return profiler_result(ws, f"{name} profiler (published, {steps} steps)", run_dir)
 
 
 def save_table(results: list, stem: str | Path) -> pd.DataFrame:
@@ -128,10 +195,3 @@ def save_table(results: list, stem: str | Path) -> pd.DataFrame:
     save_results(results, stem.with_suffix(".json"))
     return table
 
-
-def write_json_atomic(path: str | Path, data) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from bluekit import baselines
-from bluekit.evaluate import results_table
+from bluekit.evaluate import evaluate_texts, results_table
 
 # Six items on the unit circle at 0, 20, 40, 90, 180, 270 degrees: each item's nearest
 # neighbour is the one next to it in angle, so "the next item is the last item's neighbour"
@@ -92,11 +92,11 @@ def test_raw_history_text_renders_titles_most_recent_last():
 def test_evaluate_texts_accepts_a_mapping_and_blank_texts():
     ex = examples([("i3", ["i0"]), ("i1", ["i0"]), ("i1", ["i0"])])
     texts = {"u0": "loves a good Cookbook", "u1": "hikes", "u2": "   "}
-    res = baselines.evaluate_texts("profiles", texts, ex, **kw())
+    res = evaluate_texts("profiles", texts, ex, **kw())
     assert res.per_user["rank"].tolist() == [1.0, 1.0, 6.0]
     assert res.summary["n_empty_query"] == 1
     with pytest.raises(ValueError, match="2 texts for 3 examples"):
-        baselines.evaluate_texts("bad", ["a", "b"], ex, **kw())
+        evaluate_texts("bad", ["a", "b"], ex, **kw())
 
 
 def test_run_baselines_gives_five_methods_on_the_same_users():
@@ -116,6 +116,6 @@ def test_real_embedder_ranks_hiking_boots_above_a_cookbook(embedder):
     index = {i: r for r, i in enumerate(items.item_id)}
     vecs = embedder.encode_documents(items.title.tolist())
     ex = pd.DataFrame({"user_id": ["u", "v"], "item_id": ["boot", "cook"], "history": [[], []]})
-    res = baselines.evaluate_texts("q", {"u": "waterproof hiking boots", "v": "Italian cooking recipes"},
+    res = evaluate_texts("q", {"u": "waterproof hiking boots", "v": "Italian cooking recipes"},
                                    ex, item_index=index, item_vecs=vecs, embedder=embedder)
     assert res.per_user["rank"].tolist() == [1.0, 1.0]

@@ -139,3 +139,15 @@ def test_paired_test_aligns_users_by_id():
     b_rev = MethodResult("b", a.per_user.iloc[::-1].reset_index(drop=True), {})
     out = paired_test(a, b_rev, metric="mrr")
     assert out["mean_diff"] == 0.0 and out["p_value"] == 1.0 and out["n"] == 3
+
+
+def test_a_non_finite_query_ranks_its_target_last_and_a_broken_item_raises():
+    items = np.eye(4, dtype=np.float32)
+    queries = np.array([[1, 0, 0, 0], [np.nan, 1, 0, 0], [np.inf, 0, 0, 0]], dtype=np.float32)
+    ranks = target_ranks(queries, items, [0, 0, 0])
+    assert ranks.tolist() == [1.0, 4.0, 4.0]  # not rank 0 (a "perfect hit" with NDCG inf)
+    per_user = metrics_from_ranks(ranks)
+    assert np.isfinite(per_user.to_numpy()).all() and per_user["ndcg@10"].max() <= 1.0
+    items[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"item vectors hold NaN/inf \(rows \[2\]\)"):
+        target_ranks(queries[:1], items, [0])

@@ -14,6 +14,7 @@ from bluekit.config import AMAZON_TIMESTAMP_CUTS, DataConfig
 from bluekit.data import amazon, domains, google_local, load_domain, load_prepared, synth
 from bluekit.data.prep import k_core
 from bluekit.embed import item_vectors
+from bluekit.evaluate import evaluate_texts
 
 AMAZON_REVIEW_KEYS = {"rating", "title", "text", "images", "asin", "parent_asin", "user_id",
                       "timestamp", "helpful_vote", "verified_purchase"}
@@ -258,7 +259,7 @@ def test_ceiling_beats_raw_history_which_beats_random(tmp_path, embedder):
                "last_item": baselines.last_item(test, **kw),
                "mean_history": baselines.mean_history(test, **kw),
                "raw_history": baselines.raw_history_text(test, **kw),
-               "ceiling": baselines.evaluate_texts(
+               "ceiling": evaluate_texts(
                    "ceiling", synth.ceiling_profiles(tmp_path, "Clothing"), test, **kw)}
     recall = {name: r.summary["recall@10"] for name, r in results.items()}
     mrr = {name: r.summary["mrr"] for name, r in results.items()}
