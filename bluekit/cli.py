@@ -7,6 +7,7 @@
     python -m bluekit evaluate --config cpu-demo --run runs/demo/train
     python -m bluekit publish runs/cpu-long/train cpu-long   # what `make train-long` ends with
     python -m bluekit demo --out runs/demo          # what `make demo` runs
+    python -m bluekit report runs/demo/train --out runs/demo/report.html   # one offline HTML file
 """
 from __future__ import annotations
 
@@ -92,6 +93,18 @@ def cmd_demo(args) -> None:
         nb = execute_notebook(NOTEBOOKS / name, out / name, parameters={"PRESET": args.config})
         print(f"   recorded: {read_record(nb)}", flush=True)
     print(f"executed notebooks and results are in {out}/")
+    from bluekit.report import demo_report
+    demo_report(args.config, out)  # ends the demo with out/report.html
+
+
+def cmd_report(args) -> None:
+    from bluekit.report import ReportError, write_report
+    try:
+        report = write_report(args.run, args.out, compare=args.compare, results=args.results)
+    except ReportError as err:
+        raise SystemExit(f"report: {err}") from None
+    print(f"wrote {report.path} ({report.bytes / 1e6:.1f} MB; evaluation from {report.evaluation_source}"
+          + ("; includes the published long run" if report.included_published else "") + ")")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -126,6 +139,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--command", default="make train-long",
                    help="the command that produced the run (written into its README)")
     p.set_defaults(func=cmd_publish)
+    p = sub.add_parser("report", help="write one self-contained HTML report of a training run")
+    p.add_argument("run", help="run folder, e.g. runs/demo/train or data/pretrained/cpu-long")
+    p.add_argument("--out", default="report.html", help="the HTML file to write")
+    p.add_argument("--compare", choices=["auto", "always", "never"], default="auto",
+                   help="add the published cpu-long run: when this run barely moved (auto), always, never")
+    p.add_argument("--results", default=None,
+                   help="evaluation results JSON (default: the newest one saved for this run)")
+    p.set_defaults(func=cmd_report)
     p = sub.add_parser("demo", help="run the tutorial notebooks headless (make demo)")
     p.add_argument("--config", default="cpu-demo")
     p.add_argument("--out", default="runs/demo")
