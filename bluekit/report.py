@@ -77,6 +77,16 @@ def is_published(run_dir: str | Path) -> bool:
     return Path(run_dir).resolve().parent == Path(PRETRAINED_DIR).resolve()
 
 
+def resolve_run(name_or_path: str | Path) -> Path:
+    """A published run's name (data/pretrained/<name>) or a run folder, as a path."""
+    from bluekit.train.pretrained import PRETRAINED_DIR
+
+    published = Path(PRETRAINED_DIR) / str(name_or_path)
+    if str(name_or_path) and (published / "config.yaml").exists():
+        return published
+    return Path(name_or_path)
+
+
 def run_label(run_dir: str | Path) -> str:
     run_dir = Path(run_dir)
     if is_published(run_dir):

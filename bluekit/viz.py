@@ -7,9 +7,11 @@ Data for the figures:
                                           puts any profile vectors into the same map
     run_trajectories(run_dir, ws, imap)   Trajectories: a run's snapshot panel on that map, with the
                                           TRUE cosine to the positive and its full-catalogue rank
+    trajectory_summary, map_agreement     first vs last snapshot; how far the map can be trusted
     attribution(text, positive_row, item_vecs, embedder)
                                           leave-one-out contribution of each sentence of a profile
 Figures:
+    notebook_renderer()                   call once in a notebook: figures survive HTML export
     reward_curves, panel_table            training logs (notebook 04)
     history_lengths, item_popularity      the data (notebook 01)
     item_map_figure                       the catalogue by sub-category (notebook 02)
@@ -94,6 +96,32 @@ def panel_table(snapshots: pd.DataFrame, steps: tuple[int, ...] | None = None) -
     steps = steps or (int(snapshots.step.min()), int(snapshots.step.max()))
     chosen = snapshots[snapshots.step.isin(steps)]
     return chosen.pivot_table(index="user_id", columns="step", values="text", aggfunc="first")
+
+
+# =========================================================================== notebooks
+
+def notebook_renderer() -> str:
+    """Make `fig.show()` in a notebook also render in its exported HTML (nbconvert), offline.
+
+    In a Jupyter kernel plotly writes only its JSON mimetype, which JupyterLab draws but an HTML
+    export drops: the exported notebook shows nothing. This adds an HTML version of each figure
+    (no MathJax, no CDN) and puts plotly.js into the notebook once, at the first figure. Returns
+    the renderer string now in use.
+    """
+    import plotly.io as pio
+    from plotly.io.base_renderers import NotebookRenderer
+
+    class OfflineNotebookRenderer(NotebookRenderer):
+        def to_mimebundle(self, fig_dict):
+            return {"text/html": pio.to_html(fig_dict, config=self.config, auto_play=False,
+                                             include_plotlyjs=False, include_mathjax=False,
+                                             full_html=False, default_width="100%",
+                                             default_height=525, validate=False)}
+
+    if "bluekit_offline" not in pio.renderers:
+        pio.renderers["bluekit_offline"] = OfflineNotebookRenderer()
+    pio.renderers.default = "plotly_mimetype+bluekit_offline"
+    return pio.renderers.default
 
 
 # =========================================================================== the data (notebook 01)
@@ -556,6 +584,20 @@ def trajectory_summary(traj: Trajectories) -> dict:
             "users_cosine_improved": int((b["cosine"] > a["cosine"]).sum())}
 
 
+def map_agreement(imap: ItemMap, traj: Trajectories) -> float:
+    """How far the map can be trusted: Spearman correlation, over every snapshot point, between
+    the 2-D distance to the positive on the map and the true cosine distance (1 = same order)."""
+    if traj.empty:
+        return float("nan")
+    pts = traj.points.merge(traj.users[["user_id", "positive_row"]], on="user_id")
+    pts = pts[pts["positive_row"] >= 0]
+    if len(pts) < 3:
+        return float("nan")
+    target = imap.xy[pts["positive_row"].to_numpy(dtype=int)]
+    on_map = np.hypot(pts["x"].to_numpy() - target[:, 0], pts["y"].to_numpy() - target[:, 1])
+    return float(pd.Series(on_map).corr(pd.Series(1.0 - pts["cosine"].to_numpy()), method="spearman"))
+
+
 # =========================================================================== the trajectory map
 
 def _short(text: str, n: int) -> str:
@@ -812,6 +854,18 @@ def split_units(text: str, unit: str = "auto") -> list[str]:
     return [u.strip() for u in units]
 
 
+def encode_quietly(embedder, texts: Sequence[str]) -> np.ndarray:
+    """embedder.encode_queries without a progress bar (a notebook cell stays readable)."""
+    before = getattr(embedder, "show_progress", None)
+    if before is not None:
+        embedder.show_progress = False
+    try:
+        return embedder.encode_queries(list(texts))
+    finally:
+        if before is not None:
+            embedder.show_progress = before
+
+
 def loo_texts(text: str, unit: str = "auto") -> list[str]:
     """The profile (whitespace normalised) followed by the profile without each unit in turn.
 
@@ -846,7 +900,7 @@ def attribution(text: str, positive_row: int, item_vecs: np.ndarray, embedder,
         out.attrs.update(cosine=float("nan"), rank=float("nan"), units=units)
         return out
     texts = loo_texts(text, unit)
-    vecs = embedder.encode_queries(texts) if vectors is None else np.asarray(vectors, dtype=np.float32)
+    vecs = encode_quietly(embedder, texts) if vectors is None else np.asarray(vectors, dtype=np.float32)
     target = [positive_row] * len(texts)
     ranks = target_ranks(vecs, item_vecs, target, [list(exclude or [])] * len(texts) if exclude else None)
     cos = vecs @ item_vecs[positive_row]

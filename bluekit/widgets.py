@@ -90,7 +90,7 @@ class LiveTrainingView(TrainerCallback):
                                                       max_steps=max_steps, height=620))
         self.status = W.HTML("<i>waiting for training to start…</i>")
         self.widget = W.VBox([self.status, self.map, self.rewards.widget])
-        self._seen: tuple = ()
+        self._seen: tuple | None = None
         self.updates = 0
 
     # -- TrainerCallback hooks
@@ -274,7 +274,7 @@ class ProfileEditor:
         if pos < 0:
             return {"ok": False, "message": f"this user's next item ({info['positive']}) is not in the catalogue"}
         texts = viz.loo_texts(text)  # the profile, then without each sentence: one encode call
-        vecs = self.ws.embedder.encode_queries(texts)
+        vecs = viz.encode_quietly(self.ws.embedder, texts)
         vec = vecs[:1]
         hist = list(info["history_rows"])
         exclude = [hist] if self.exclude_history else None
@@ -287,11 +287,17 @@ class ProfileEditor:
         rewards = {}
         row = self.rows.get(user_id)
         if row is not None and self.specs:
+            quiet = getattr(self.ws.embedder, "show_progress", None)
             try:
+                if quiet is not None:
+                    self.ws.embedder.show_progress = False  # the rewards embed the text again
                 table = score_profiles([text], [row], self.ctx, self.specs)
                 rewards = {c: float(table[c].iloc[0]) for c in table.columns if c not in ("user_id", "profile")}
             except Exception as err:  # a reward that cannot score here: say so, keep the rest
                 rewards = {"(rewards unavailable)": str(err)[:200]}
+            finally:
+                if quiet is not None:
+                    self.ws.embedder.show_progress = quiet
         xy = self.imap.place(vec)[0]
         attribution = viz.attribution(text, pos, self.ws.item_vecs, self.ws.embedder,
                                       exclude=hist if self.exclude_history else None, vectors=vecs)
@@ -301,6 +307,20 @@ class ProfileEditor:
                 "positive_in_top10": bool(pos in set(top.tolist())), "rewards": rewards,
                 "xy": (float(xy[0]), float(xy[1])), "attribution": attribution,
                 "seconds": time.perf_counter() - start}
+
+    def compare_texts(self, texts: list[str], user_id: str | None = None) -> pd.DataFrame:
+        """One row per profile text: rank of the positive, cosine, top-10 hit and each reward
+        (or the message saying why it cannot be scored): the editor's numbers without widgets."""
+        rows = []
+        for text in texts:
+            r = self.evaluate(text, user_id)
+            if r.get("ok"):
+                rows.append({"profile": r["text"], "rank": int(r["rank"]), "cosine": round(r["cosine"], 4),
+                             "in top 10": r["positive_in_top10"],
+                             **{k: v for k, v in r["rewards"].items() if isinstance(v, float)}})
+            else:
+                rows.append({"profile": text, "message": r["message"]})
+        return pd.DataFrame(rows)
 
     # -- the widget
     def update(self, text: str | None = None) -> dict:
