@@ -48,24 +48,32 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-SMOL_LORA = {"profiler.model": "smollm2-135m", "train.full_finetune": False}
+SMOL_LORA = {"profiler.model": "smollm2-135m", "train.full_finetune": False,
+             "train.grpo.bf16": False}
 ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 ALL_LINEAR = ATTENTION + ["gate_proj", "up_proj", "down_proj"]
+R8 = {**SMOL_LORA, "train.lora.r": 8, "train.lora.lora_alpha": 16,
+      "train.lora.target_modules": ATTENTION}
+BF16 = {**R8, "train.grpo.bf16": True}
+TOP8 = {**BF16, "train.lora.layers_to_transform": list(range(22, 30))}  # SmolLM2-135M: 30 layers
 
-# name -> config overrides on top of the cpu-demo preset
+# name -> config overrides on top of the preset (cpu-demo by default)
 SETTINGS: dict[str, dict] = {
     "tiny": {"profiler.model": "tiny", "train.full_finetune": True},
-    "smol-r8-attn": {**SMOL_LORA, "train.lora_r": 8, "train.lora_alpha": 16,
-                     "train.lora_target_modules": ATTENTION},
-    "smol-r8-attn-bf16": {**SMOL_LORA, "train.lora_r": 8, "train.lora_alpha": 16,
-                          "train.lora_target_modules": ATTENTION, "train.bf16": True},
-    "smol-r16-attn": {**SMOL_LORA, "train.lora_r": 16, "train.lora_alpha": 32,
-                      "train.lora_target_modules": ATTENTION},
-    "smol-r8-all": {**SMOL_LORA, "train.lora_r": 8, "train.lora_alpha": 16,
-                    "train.lora_target_modules": ALL_LINEAR},
-    "smol-r8-attn-48tok": {**SMOL_LORA, "train.lora_r": 8, "train.lora_alpha": 16,
-                           "train.lora_target_modules": ATTENTION,
-                           "train.max_completion_length": 48},
+    "smol-r8-attn": R8,
+    "smol-r8-attn-bf16": BF16,
+    "smol-r16-attn": {**R8, "train.lora.r": 16, "train.lora.lora_alpha": 32},
+    "smol-r8-all": {**R8, "train.lora.target_modules": ALL_LINEAR},
+    "smol-r8-attn-48tok": {**R8, "train.grpo.max_completion_length": 48},
+    # levers for more users per CPU second (docs/TRAINING-ON-CPU.md, the learning study)
+    "bf16-top8-layers": TOP8,
+    "bf16-top4-layers": {**BF16, "train.lora.layers_to_transform": list(range(26, 30))},
+    "bf16-16-completions": {**BF16, "train.grpo.per_device_train_batch_size": 16},
+    "top8-16-completions": {**TOP8, "train.grpo.per_device_train_batch_size": 16},
+    "top8-4x8": {**TOP8, "train.grpo.per_device_train_batch_size": 32,
+                 "train.grpo.num_generations": 8},
+    "top8-2-iterations": {**TOP8, "train.grpo.num_iterations": 2},
+    "top8-4-items": {**TOP8, "profiler.max_history_items": 4},
 }
 
 
@@ -110,7 +118,7 @@ def run_setting(name: str, overrides: dict, steps: int, workspace, out_root: Pat
     from bluekit.train import train_profiler
 
     cfg = load_config(preset, {
-        **(common or {}), **overrides, "train.max_steps": steps, "train.save_steps": 10_000,
+        **(common or {}), **overrides, "train.grpo.max_steps": steps, "train.grpo.save_steps": 10_000,
         "train.panel_users": 0, "train.output_dir": str(out_root / name)})
     timer = step_timer()
     start = time.perf_counter()
@@ -136,8 +144,8 @@ def main(argv=None) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override for every setting, e.g. --set profiler.max_history_items=5")
     args = parser.parse_args(argv)
-    import yaml
-    common = {k: yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.set)}
+    from bluekit.config import parse_yaml
+    common = {k: parse_yaml(v) for k, _, v in (s.partition("=") for s in args.set)}
 
     import torch
     from bluekit import pipeline
@@ -148,8 +156,9 @@ def main(argv=None) -> None:
     print(f"torch threads: {threads}; preparing cpu-demo data and item vectors ...", flush=True)
     cfg = load_config(args.preset, common)
     workspace = pipeline.workspace(cfg)
-    print(f"{args.preset} {common or ''}: {cfg.train.per_device_train_batch_size} completions/step "
-          f"({cfg.train.num_generations} per user), rewards "
+    grpo = cfg.train.grpo
+    print(f"{args.preset} {common or ''}: {grpo['per_device_train_batch_size']} completions/step "
+          f"({grpo['num_generations']} per user), rewards "
           + ", ".join(f"{r.name} x{r.weight}" for r in cfg.train.rewards), flush=True)
 
     rows = []

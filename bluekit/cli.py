@@ -3,19 +3,23 @@
     python -m bluekit demo-data --config cpu-demo
     python -m bluekit download amazon All_Beauty
     python -m bluekit baselines --config cpu-demo
-    python -m bluekit train --config cpu-demo --set train.max_steps=20
+    python -m bluekit train --config cpu-demo --set train.grpo.max_steps=20
     python -m bluekit evaluate --config cpu-demo --run runs/demo/train
     python -m bluekit publish runs/cpu-long/train cpu-long   # what `make train-long` ends with
+    python -m bluekit compare cpu-demo mine=my_run.yaml --steps 150 --seeds 0 1 2  # a study
     python -m bluekit demo --out runs/demo          # what `make demo` runs
     python -m bluekit report runs/demo/train --out runs/demo/report.html   # one offline HTML file
+
+The kit's own errors (a config key, a data file, a download, a reward, a model) print one line
+and exit with status 2; `--debug` shows their traceback. Any other exception is a bug and keeps
+its traceback. A config file's folder is put on the Python path, so rewards defined next to it
+(`my_rewards.title_overlap`) are found by dotted path.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-
-import yaml
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # The notebooks `make demo` executes, in order (00 is the environment tour, not a stage).
@@ -24,18 +28,28 @@ DEMO_NOTEBOOKS = ["01_prepare_data.ipynb", "02_embed_and_baselines.ipynb",
 
 
 def _overrides(pairs: list[str]) -> dict:
+    from bluekit.config import ConfigError, parse_yaml
     out = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"--set expects key=value, got {pair!r}")
-        out[key.strip()] = yaml.safe_load(value)
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        out[key.strip()] = parse_yaml(value)
     return out
 
 
 def _config(args):
     from bluekit.config import load_config
+    _importable_next_to(args.config)
     return load_config(args.config, _overrides(args.set))
+
+
+def _importable_next_to(config: str) -> None:
+    """Rewards named by dotted path may live next to the config file (my_rewards.py)."""
+    folder = Path(config).resolve().parent if Path(config).suffix in (".yaml", ".yml") else None
+    for path in (folder, Path.cwd()):
+        if path is not None and str(path) not in sys.path:
+            sys.path.insert(0, str(path))
 
 
 def cmd_demo_data(args) -> None:
@@ -76,6 +90,16 @@ def cmd_evaluate(args) -> None:
     ws = pipeline.workspace(cfg)
     results = pipeline.profile_results(ws, run_dir=args.run)
     print(pipeline.save_table(results, Path(cfg.eval.out_dir) / "profiles").to_string())
+
+
+def cmd_compare(args) -> None:
+    from bluekit.compare import compare, markdown_table
+    for source in args.configs:
+        _importable_next_to(source.partition("=")[2] or source)
+    table = compare(args.configs, args.out, steps=args.steps, minutes=args.minutes, seeds=args.seeds,
+                    eval_at=args.eval_at or [], overrides=_overrides(args.set), jobs=args.jobs)
+    print(markdown_table(table))
+    print(f"table written to {Path(args.out) / 'table.md'} (.csv, .json)")
 
 
 def cmd_publish(args) -> None:
@@ -133,6 +157,21 @@ def main(argv: list[str] | None = None) -> None:
     p = with_config(sub.add_parser("evaluate", help="evaluate untrained vs trained profiles"))
     p.add_argument("--run", default=None, help="training run folder (default: train.output_dir)")
     p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("compare", help="train and evaluate configurations under one budget",
+                       description=__import__("bluekit.compare").compare.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("configs", nargs="+", metavar="[LABEL=]CONFIG",
+                   help="preset names or YAML files (a file may start with `base: cpu-demo`)")
+    p.add_argument("--out", required=True, help="study folder (rerun the command to resume)")
+    p.add_argument("--steps", type=int, help="GRPO steps per run (train.grpo.max_steps)")
+    p.add_argument("--minutes", type=float, help="training minutes per run (train.max_minutes)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (default 0)")
+    p.add_argument("--eval-at", type=int, nargs="*", metavar="STEP",
+                   help="also evaluate the adapter at these steps (a learning curve)")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel, one torch thread each")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override for every configuration (data, eval: must be the same for all)")
+    p.set_defaults(func=cmd_compare)
     p = sub.add_parser("publish", help="copy a finished run's adapter and logs to data/pretrained/")
     p.add_argument("run", help="training run folder, e.g. runs/cpu-long/train")
     p.add_argument("name", help="published name, e.g. cpu-long")
@@ -153,8 +192,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--notebooks", nargs="*", help="subset of notebook file names")
     p.set_defaults(func=cmd_demo)
 
+    for command in [parser, *sub.choices.values()]:  # --debug before or after the command
+        command.add_argument("--debug", action="store_true",
+                             default=False if command is parser else argparse.SUPPRESS,
+                             help="show the traceback of the kit's own errors too")
     args = parser.parse_args(argv)
-    args.func(args)
+    from bluekit.errors import KitError
+    try:
+        args.func(args)
+    except (KitError, FileNotFoundError) as error:
+        if args.debug:
+            raise
+        print(f"bluekit {args.command}: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

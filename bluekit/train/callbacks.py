@@ -5,6 +5,8 @@
     SnapshotCallback(panel, ...)  greedy profiles of a fixed user panel at step 0, every N steps
                                   and at the end -> {out}/snapshots.jsonl, one line per (step, user)
                                   with text, embedding, each reward, the positive item
+    TimeBudget(minutes)           stop after a wall-time budget (train.max_minutes)
+    SaveAdapterAt(steps, out)     the adapter at chosen steps, as {out}/step-N/ run folders
 
 Both files are appended and flushed line by line, so a crashed run keeps what it logged; on
 resume from checkpoint-N the lines after step N (from the lost tail) are dropped first.
@@ -124,3 +126,48 @@ def snapshot_records(model, tokenizer, panel: Sequence[dict], ctx, specs: Sequen
              "panel/mean_words": mean_words(texts)}
     stats.update({f"panel/{name}": float(table[name].mean()) for name in reward_names})
     return records, stats
+
+
+class TimeBudget(TrainerCallback):
+    """Stop training once `minutes` of training time have passed (train.max_minutes): runs
+    compared "under one budget" of CPU time rather than of steps. The step in progress
+    finishes; the run then ends as if max_steps had been reached (final/ is saved)."""
+
+    def __init__(self, minutes: float):
+        self.seconds = float(minutes) * 60.0
+        self.start = time.time()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = time.time()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.time() - self.start >= self.seconds:
+            control.should_training_stop = True
+
+
+class SaveAdapterAt(TrainerCallback):
+    """Save the adapter (or model) at chosen steps as small run folders, {out}/step-N/ with
+    config.yaml and final/, so each can be evaluated like a finished run (a learning curve
+    from one training run). Steps already saved are kept on resume."""
+
+    def __init__(self, steps, output_dir: str | Path, cfg):
+        self.steps = {int(s) for s in steps}
+        self.output_dir = Path(output_dir)
+        self.cfg = cfg
+
+    def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
+        if state.global_step in self.steps:
+            save_step_folder(model, processing_class, self.cfg, self.output_dir, state.global_step)
+
+
+def save_step_folder(model, tokenizer, cfg, output_dir: str | Path, step: int) -> Path:
+    """{output_dir}/step-{step}/: the model's adapter (and tokenizer) in final/, the config."""
+    from bluekit.config import save_config
+    from bluekit.train.run import CONFIG_FILE, FINAL_DIR
+
+    folder = Path(output_dir) / f"step-{step}"
+    model.save_pretrained(str(folder / FINAL_DIR))
+    if tokenizer is not None:
+        tokenizer.save_pretrained(str(folder / FINAL_DIR))
+    save_config(cfg, folder / CONFIG_FILE)
+    return folder

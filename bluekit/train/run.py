@@ -113,7 +113,8 @@ def prepare_training(cfg: Config, prepared=None, embedder=None, item_vecs=None,
     import transformers
 
     from bluekit.rewards import build_reward_funcs, reward_context
-    from bluekit.train.callbacks import MetricsCallback, SnapshotCallback
+    from bluekit.train.callbacks import (MetricsCallback, SaveAdapterAt, SnapshotCallback,
+                                         TimeBudget)
 
     out = Path(cfg.train.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -134,6 +135,9 @@ def prepare_training(cfg: Config, prepared=None, embedder=None, item_vecs=None,
                  SnapshotCallback(panel, cfg.train.snapshot_every, policy.tokenizer, ctx,
                                   cfg.train.rewards, out, cfg.train.grpo["max_completion_length"],
                                   cfg.profiler.generation_batch_size, cfg.train.seed),
+                 *([TimeBudget(cfg.train.max_minutes)] if cfg.train.max_minutes else []),
+                 *([SaveAdapterAt(cfg.train.save_adapter_at, out, cfg)]
+                   if cfg.train.save_adapter_at else []),
                  *(extra_callbacks or [])]
     return TrainingSetup(cfg, out, policy, reward_funcs, dataset, args, callbacks, train_users,
                          test_users, timings, ctx, progress)
@@ -160,7 +164,7 @@ def run_training(trainer, setup: TrainingSetup, resume: bool = True) -> TrainRes
     if checkpoint is None:  # a fresh start: old logs and checkpoints would mix two runs
         for name in (METRICS_FILE, SNAPSHOTS_FILE, PROFILES_FILE):
             (out / name).unlink(missing_ok=True)
-        for old in out.glob("checkpoint-*"):
+        for old in [*out.glob("checkpoint-*"), *out.glob("step-*")]:
             shutil.rmtree(old, ignore_errors=True)
     commit = git_commit()  # the code that trains, before anyone edits it during a long run
     start = time.time()
