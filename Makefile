@@ -12,7 +12,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test lab bench train-long clean help
+.PHONY: install browser demo test lab bench train-long clean help
 help:
 	@echo "make install   create/reuse .venv and install the CPU stack + offline models"
 	@echo "make demo      data -> baselines -> GRPO training -> evaluation on the demo data (runs/demo/)"
@@ -21,7 +21,17 @@ help:
 	@echo "make bench     benchmarks that print throughput numbers"
 	@echo "make train-long  the ~1 h CPU run whose adapter is published in data/pretrained/cpu-long"
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# Headless Chromium + chromedriver from Debian for the report's browser test (tests/browser.py).
+# Skipped when present; without root or apt-get it says so and the browser tests skip.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium + chromium-driver (apt) for the browser test"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	    chromium chromium-driver; \
+	else echo "note: no /usr/bin/chromium and no root apt-get: the browser tests will skip"; fi
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +53,7 @@ test: install
 bench: install
 	OMP_NUM_THREADS=1 $(PY) bench/bench_evaluate.py
 	OMP_NUM_THREADS=1 $(PY) bench/bench_grpo_step.py
+	OMP_NUM_THREADS=1 $(PY) bench/bench_viz.py
 
 # About an hour on 2 cores; publishes the adapter, logs and snapshots for the notebooks.
 train-long: install

@@ -13,7 +13,8 @@ labelled as such.
 
 Where the evaluation comes from, in order: the `results` file given; the newest results JSON that
 notebook 04 / `python -m bluekit evaluate` saved in the run's eval.out_dir or the run folder
-(with_cpu_long.json, trained_vs_untrained.json, profiles.json) and that is not older than the run;
+(with_cpu_long.json, trained_vs_untrained.json, profiles.json), or in the run folder or its parent
+(runs/demo for runs/demo/train), and that is not older than the run;
 else the snapshot panel alone (first vs last snapshot, few users, said so in the report).
 """
 from __future__ import annotations
@@ -156,7 +157,7 @@ def find_results(view: RunView) -> tuple[Path | None, str]:
     """The newest saved evaluation for this run (not older than its run.json), and a note why."""
     out_dir = Path(getattr(view.cfg.eval, "out_dir", "") or view.run_dir)
     run_time = (view.run_dir / "run.json").stat().st_mtime if (view.run_dir / "run.json").exists() else 0
-    for folder in dict.fromkeys([out_dir, view.run_dir]):
+    for folder in dict.fromkeys([out_dir, view.run_dir, view.run_dir.parent]):
         for name in RESULT_FILES:
             path = folder / name
             if path.exists():
@@ -454,8 +455,9 @@ def write_report(run_dir: str | Path, out: str | Path, compare: str = "auto",
                  ws=None, imap: viz.ItemMap | None = None) -> Report:
     """Write the report of one run to `out` (one HTML file); see the module docstring.
 
-    compare: "auto" adds the published run `published` when this run barely moved the profiles,
-    "always" / "never" force it. ws / imap: reuse a workspace and item map already built.
+    compare: "auto" adds the published run `published` (a name in data/pretrained/, or a run
+    folder) when this run barely moved the profiles, "always" / "never" force it. ws / imap:
+    reuse a workspace and item map already built (they must be the run's catalogue).
     """
     from bluekit.evaluate import load_results
 
@@ -473,7 +475,7 @@ def write_report(run_dir: str | Path, out: str | Path, compare: str = "auto",
                   "no held-out evaluation was saved for this run; notebook 04 or "
                   "`python -m bluekit evaluate --run RUN_DIR` writes one")
     tests = profiler_tests(evaluated)
-    main_tests = [t for t in tests if "cpu-long" not in t["b"].lower() or view.published]
+    main_tests = [t for t in tests if "published" not in t["b"].lower() or view.published]
     moved = not barely_moved(view.summary, main_tests)
 
     body = [f"<h1>BLUE profiler report: {_e(view.label)}</h1>"]
@@ -482,15 +484,15 @@ def write_report(run_dir: str | Path, out: str | Path, compare: str = "auto",
     long_view = None
     if include and not view.published:
         try:
-            from bluekit.train import pretrained_run
-            long_dir = pretrained_run(published)
+            long_dir = resolve_run(published)
             long_cfg = load_run_config(long_dir)
             shared = same_catalogue(view.cfg, long_cfg)
-            long_view = load_run(long_dir, ws=view.ws if shared else None, imap=view.imap if shared else None)
-        except (FileNotFoundError, ReportError) as err:
+            long_view = load_run(long_dir, ws=view.ws if shared else None, imap=view.imap if shared else None,
+                                 label=run_label(long_dir) if is_published(long_dir) else f"{long_dir} (published)")
+        except ReportError as err:
             body.append(f'<div class="box warn">The published run could not be added: {_e(err)}</div>')
     if long_view is not None and not moved:
-        verdict += (f"; so this report also shows the <b>published long run {_e(published)}</b> "
+        verdict += (f"; so this report also shows the <b>published long run {_e(long_view.run_dir.name)}</b> "
                     "(trained by <code>make train-long</code>), clearly marked below.")
     body.append(f'<div class="box{"" if moved else " warn"}">{verdict}{"" if moved or long_view else "."}</div>')
     body.append(f"<h2>The run: {_e(view.label)}</h2>" + run_section_html(view, ""))
@@ -498,7 +500,7 @@ def write_report(run_dir: str | Path, out: str | Path, compare: str = "auto",
     sections.append("evaluation")
     if long_view is not None:
         sections.append("published")
-        in_table = any(published in r.name for r in evaluated)
+        in_table = any(long_view.run_dir.name in r.name for r in evaluated)
         note = ("Its held-out numbers are the rows named after it in the evaluation table above."
                 if in_table else "")
         long_eval = ""
@@ -508,9 +510,9 @@ def write_report(run_dir: str | Path, out: str | Path, compare: str = "auto",
                          + evaluation_html(long_results, "the published run's snapshot panel", profiler_tests(long_results)))
         body.append(
             "<div class='published'>"
-            f"<h2>Published long run: {_e(published)} (NOT the run above)</h2>"
-            "<p class='sub'>Trained by <code>make train-long</code> on the same kind of settings for longer and "
-            f"shipped with the kit in <code>data/pretrained/{_e(published)}/</code>. {note}</p>"
+            f"<h2>Published long run: {_e(long_view.run_dir.name)} (NOT the run above)</h2>"
+            "<p class='sub'>Trained by <code>make train-long</code> with the same kind of settings for longer and "
+            f"shipped with the kit in <code>{_e(long_view.run_dir)}</code>. {note}</p>"
             + run_section_html(long_view, "-published") + long_eval + "</div>")
     body.append(HOW_TO_READ)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -770,7 +770,8 @@ def _add_frames(fig: go.Figure, traj: Trajectories, path_idx: list[int], cursor_
         data.append(go.Scatter(x=[step, step], y=[10 ** rank_hi, 0.7]))
         frames.append(go.Frame(name=str(step), data=data, traces=path_idx + cursor_idx))
     fig.frames = frames
-    play = dict(frame=dict(duration=700, redraw=False), transition=dict(duration=250),
+    # No transition: tweening paths whose point count changes makes invalid SVG (console errors).
+    play = dict(frame=dict(duration=700, redraw=False), transition=dict(duration=0),
                 fromcurrent=False, mode="immediate")
     fig.update_layout(
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.02, xanchor="left",

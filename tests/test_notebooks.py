@@ -16,10 +16,14 @@ def executed(tmp_path_factory):
 
     def run(name):
         if name not in cache:
+            parameters = {"PRESET": "smoke", "RESUME": False}
+            if name.startswith("05"):  # 05 draws a run: the one notebook 04 trains under smoke
+                run("04_train_profiler.ipynb")
+                parameters["RUN"] = "runs/smoke/train"
             cache[name] = read_record(execute_notebook(NOTEBOOKS / name, out / name,
-                                                       parameters={"PRESET": "smoke", "RESUME": False},
-                                                       timeout=900))
+                                                       parameters=parameters, timeout=900))
         return cache[name]
+    run.out = out  # the executed copies, for the export check
     return run
 
 
@@ -47,6 +51,8 @@ def test_notebook_runs_headless(executed, name):
     if name.startswith("02"):
         ceiling = record["ceiling (true tastes)"]["recall@10"]
         assert ceiling > record["random"]["recall@10"]
+        assert record["last_item_by_hand_matches"] is True  # target_ranks by hand = the baseline row
+        assert record["map_points"] == record["items"] > 0
     if name.startswith("03"):
         assert record["empty_worst_format"] is True
         assert record["ceiling_win_rate"] > 0.5  # InfoNCE prefers true tastes to a generic profile
@@ -59,3 +65,35 @@ def test_notebook_runs_headless(executed, name):
         assert record["published_run_applies"] is False  # cpu-long was trained on another world
         assert 0 < record["untrained_mrr"] <= 1 and 0 < record["trained_mrr"] <= 1
         assert 0 <= record["trained_ndcg@10"] <= 1
+    if name.startswith("05"):
+        # smoke: the 4-step run of notebook 04, snapshots at steps 0, 2, 4 of a 4-user panel
+        assert record["snapshot_steps"] == [0, 2, 4] and record["frames"] == 3 and record["panel_users"] == 4
+        assert record["map_points"] == record["items"] > 0
+        assert record["written_rank"] <= 3  # a profile that names the next item finds it
+        assert "empty" in record["empty_profile_message"]
+        assert record["strongest_unit_names_positive"] is True and record["strongest_unit_delta_rank"] > 0
+
+
+# nbconvert's own page template loads these from the web; with no network they fail, and that is
+# not the notebook's doing (the figures themselves carry plotly.js inline).
+EXPORT_TEMPLATE_ASSETS = ("/ajax/libs/require.js/", "/ajax/libs/mathjax/", "@jupyter-widgets/html-manager")
+
+
+@pytest.mark.notebook
+def test_notebook_02_item_map_renders_in_the_exported_html(executed, tmp_path):
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from browser import console_errors, offline_chromium, wait_for
+
+    record = executed("02_embed_and_baselines.ipynb")
+    nb = nbformat.read(str(executed.out / "02_embed_and_baselines.ipynb"), as_version=4)
+    page = tmp_path / "02_embed_and_baselines.html"
+    page.write_text(HTMLExporter().from_notebook_node(nb)[0])
+    with offline_chromium() as driver:
+        driver.get(page.as_uri())
+        drawn = wait_for(driver, "document.querySelectorAll('.plotly-graph-div .scatterlayer path.point').length")
+        errors = [e for e in console_errors(driver) if not any(a in e for a in EXPORT_TEMPLATE_ASSETS)]
+        driver.save_screenshot(str(tmp_path / "02_item_map.png"))
+    assert drawn == record["map_points"]  # every item of the map is drawn, with no kernel and no network
+    assert not errors, errors

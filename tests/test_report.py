@@ -1,0 +1,145 @@
+"""The offline report: one self-contained HTML file, under 10 MB, that a real headless browser with
+no network opens, draws and animates; the published run joins when the run barely moved."""
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bluekit.train.records import append_jsonl
+
+
+@pytest.fixture(scope="module")
+def ws():
+    from bluekit import pipeline
+    from bluekit.config import load_config
+    return pipeline.workspace(load_config("smoke"))
+
+
+def make_run(ws, folder, moving: bool, users: int = 3, steps=(0, 2, 4)):
+    """A run folder as training writes it (config.yaml, run.json, metrics.jsonl, snapshots.jsonl),
+    with real embedded profiles: they name the positive's title at the end when `moving`."""
+    from bluekit.config import load_config, save_config
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = load_config("smoke", {"train.output_dir": str(folder), "eval.out_dir": str(folder)})
+    save_config(cfg, folder / "config.yaml")
+    lines = []
+    for _, ex in ws.test_examples.head(users).iterrows():
+        title = ws.prepared.items.title[ws.prepared.item_index[ex.item_id]]
+        for k, step in enumerate(steps):
+            text = (f"Likes nice things. Wants the {title}." if moving and k == len(steps) - 1
+                    else "Likes nice things. Buys clothes online.")
+            lines.append({"step": step, "user_id": ex.user_id, "text": text,
+                          "embedding": ws.embedder.encode_queries([text])[0].tolist(),
+                          "rewards": {"infonce": -3.0 + k, "length_format": 0.0, "total": -3.0 + k},
+                          "positive": ex.item_id})
+    append_jsonl(folder / "snapshots.jsonl", lines)
+    append_jsonl(folder / "metrics.jsonl", [{"step": s, "reward": -3.0 + 0.5 * s, "rewards/infonce/mean": -3.0 + 0.5 * s}
+                                            for s in range(1, steps[-1] + 1)])
+    (folder / "run.json").write_text(json.dumps({"seed": 0, "global_step": steps[-1], "wall_time_s": 12.0}))
+    return folder
+
+
+def held_out_results(ws, folder):
+    """A results file as notebook 04 saves it: baselines, untrained and trained profilers."""
+    from bluekit.evaluate import evaluate_queries, save_results
+
+    ex = ws.test_examples
+    index = ws.prepared.item_index
+    last = ws.item_vecs[[index[h[-1]] for h in ex.history]]
+    target = ws.item_vecs[[index[i] for i in ex.item_id]]
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(target.shape).astype(np.float32)
+    untrained, trained = noise + 0.2 * target, noise + 1.0 * target
+    results = [evaluate_queries(name, q / np.linalg.norm(q, axis=1, keepdims=True), ws.item_vecs, ex, index)
+               for name, q in (("last item", last), ("untrained profiler", untrained),
+                               ("trained profiler (GRPO)", trained))]
+    return save_results(results, folder / "trained_vs_untrained.json")
+
+
+@pytest.fixture(scope="module")
+def report(ws, tmp_path_factory):
+    from bluekit.report import write_report
+    from bluekit.viz import item_map
+
+    root = tmp_path_factory.mktemp("runs")
+    run = make_run(ws, root / "moved", moving=True)
+    held_out_results(ws, run)
+    imap = item_map(ws)
+    return write_report(run, root / "report.html", compare="never", ws=ws, imap=imap)
+
+
+def test_report_is_one_self_contained_file_under_10_mb(report):
+    html = report.path.read_text()
+    assert report.bytes <= 10 * 1024 * 1024
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=", html), "everything must be inline"
+    assert html.count("Plotly.newPlot") == 2  # the map and the reward curves
+    assert "plotly.js" in html[:200_000] and "https://" not in re.sub(r"<script.*?</script>", "", html, flags=re.S)
+    for part in ("trajectory-map", "reward-curves", "before and after", "95% CI", "Paired tests",
+                 "trained profiler (GRPO)", "How to read this report"):
+        assert part in html, part
+    assert report.moved is True and not report.included_published
+    assert "trained_vs_untrained.json" in report.evaluation_source
+
+
+def test_a_run_that_barely_moved_also_shows_the_published_run(ws, tmp_path):
+    from bluekit.report import write_report
+
+    still = make_run(ws, tmp_path / "still", moving=False)
+    published = make_run(ws, tmp_path / "long", moving=True)
+    out = write_report(still, tmp_path / "r.html", published=published)
+    html = out.path.read_text()
+    assert out.moved is False and out.included_published
+    assert "barely moved" in html and "NOT the run above" in html
+    assert "trajectory-map-published" in html and "snapshot panel only" in html
+    assert write_report(still, tmp_path / "r2.html", published=published, compare="never").included_published is False
+
+
+def test_cli_writes_the_report_and_names_what_is_wrong(ws, tmp_path, capsys):
+    from bluekit.cli import main
+
+    run = make_run(ws, tmp_path / "run", moving=True)
+    main(["report", str(run), "--out", str(tmp_path / "cli.html"), "--compare", "never"])
+    assert (tmp_path / "cli.html").exists() and "wrote" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no config.yaml"):
+        main(["report", str(tmp_path), "--out", str(tmp_path / "x.html")])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "config.yaml").write_text((run / "config.yaml").read_text())
+    main(["report", str(empty), "--out", str(tmp_path / "empty.html"), "--compare", "never"])
+    assert "has no panel snapshots" in (tmp_path / "empty.html").read_text()
+
+
+def test_report_draws_and_plays_in_headless_chromium_without_network(report, tmp_path):
+    from browser import console_errors, offline_chromium, wait_for
+
+    n_items = report.n_items
+    with offline_chromium() as driver:
+        driver.get(report.path.as_uri())
+        points = wait_for(driver, "(document.querySelector('#trajectory-map .scatterlayer .trace') || "
+                                  "{querySelectorAll: () => []}).querySelectorAll('path.point').length")
+        assert points == n_items  # the item background: one drawn point per catalogue item
+        gd = "document.getElementById('trajectory-map')"
+        assert driver.execute_script(f"return {gd}._fullData[0].x.length") == n_items
+        paths = driver.execute_script(
+            f"return {gd}.data.filter(t => t.mode === 'lines+markers' && t.xaxis === 'x').length")
+        assert paths == report.panel_users
+        before = driver.execute_script(f"return [{gd}._fullLayout.sliders[0].active, "
+                                       f"{gd}.data.find(t => t.mode === 'lines+markers').x.length]")
+        driver.find_element("css selector", "#trajectory-map .updatemenu-button").click()  # ▶ play
+        after = wait_for(driver, f"(() => {{ const a = [{gd}._fullLayout.sliders[0].active, "
+                                 f"{gd}.data.find(t => t.mode === 'lines+markers').x.length]; "
+                                 f"return (a[0] !== {before[0]} || a[1] !== {before[1]}) && a; }})()", timeout=20)
+        assert after != before
+        time.sleep(2.5)  # let the animation run to its last frame
+        shot = tmp_path / "report.png"
+        driver.save_screenshot(str(shot))
+        errors = console_errors(driver)
+    assert not errors, errors
+    assert shot.stat().st_size > 20_000
+    print(f"\nscreenshot of the report: {shot}")
