@@ -40,6 +40,10 @@ FINAL_DIR = "final"
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.yaml"
 PROFILES_FILE = "test_profiles.json"  # held-out users' profiles, written by the evaluation
+# TRL and PEFT read model.is_gradient_checkpointing at every generation, and transformers 5
+# warns each time (deprecated for is_activation_checkpointing): a student should read the
+# progress and the plot, not dozens of FutureWarnings. Only that message is silenced.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
 VERSIONED = ("torch", "transformers", "trl", "peft", "accelerate", "datasets",
              "sentence-transformers", "unsloth")
 
@@ -209,20 +213,15 @@ def _inputs(cfg: Config, prepared, embedder, item_vecs):
 
 @contextlib.contextmanager
 def _quiet_training(embedder):
-    """No embedder progress bar per reward call, and none of transformers' deprecation
-    warnings that TRL/PEFT trigger every step (is_gradient_checkpointing): a student reads the
-    progress and the plot, not dozens of FutureWarnings."""
+    """No embedder progress bar per reward call while training."""
     before = getattr(embedder, "show_progress", None)
     if before is not None:
         embedder.show_progress = False
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing",
-                                category=FutureWarning)
-        try:
-            yield
-        finally:
-            if before is not None:
-                embedder.show_progress = before
+    try:
+        yield
+    finally:
+        if before is not None:
+            embedder.show_progress = before
 
 
 def _versions() -> dict[str, str]:
