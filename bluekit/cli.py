@@ -122,11 +122,8 @@ def cmd_demo(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from bluekit.report import ReportError, write_report
-    try:
-        report = write_report(args.run, args.out, compare=args.compare, results=args.results)
-    except ReportError as err:
-        raise SystemExit(f"report: {err}") from None
+    from bluekit.report import write_report
+    report = write_report(args.run, args.out, compare=args.compare, results=args.results)
     print(f"wrote {report.path} ({report.bytes / 1e6:.1f} MB; evaluation from {report.evaluation_source}"
           + ("; includes the published long run" if report.included_published else "") + ")")
 

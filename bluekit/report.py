@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from bluekit import viz
+from bluekit.errors import KitError
 
 MAX_BYTES = 10 * 1024 * 1024
 RESULT_FILES = ("with_cpu_long.json", "trained_vs_untrained.json", "profiles.json")
@@ -37,7 +38,7 @@ PUBLISHED = "cpu-long"
 METRICS = ("recall@10", "ndcg@10", "mrr")
 
 
-class ReportError(ValueError):
+class ReportError(KitError, ValueError):
     """The report cannot be written (not a run folder, unreadable config): the message says why."""
 
 
