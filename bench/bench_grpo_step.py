@@ -1,5 +1,9 @@
 """Where does a GRPO step's time go? Generation, reward and update, per setting, on this machine.
 
+Times are CPU seconds of this process (time.process_time), not wall time: with one torch thread
+they barely move when other jobs share the machine, so settings measured at different moments
+compare. (The reward's share uses TimedReward's wall time; on a loaded machine it reads high.)
+
 Each setting runs a few real GRPO steps through bluekit.train.train_profiler on the cpu-demo
 data (demo world + all-MiniLM-L6-v2 rewards). Per step: generation = time inside the policy's
 `generate` (wrapped), reward = time inside the reward callables (TimedReward), update = the
@@ -91,20 +95,20 @@ def step_timer():
             original = model.generate
 
             def timed_generate(*a, **kw):
-                start = time.perf_counter()
+                start = time.process_time()
                 try:
                     return original(*a, **kw)
                 finally:
-                    self.generation += time.perf_counter() - start
+                    self.generation += time.process_time() - start
             model.generate = timed_generate  # the trainer generates with this very object
 
         def on_step_begin(self, args, state, control, **kwargs):
-            self.start = time.perf_counter()
+            self.start = time.process_time()
             self.gen0 = self.generation
             self.reward0 = sum(self.reward_timings.values())
 
         def on_step_end(self, args, state, control, **kwargs):
-            total = time.perf_counter() - self.start
+            total = time.process_time() - self.start
             gen = self.generation - self.gen0
             reward = sum(self.reward_timings.values()) - self.reward0
             self.rows.append({"total": total, "generation": gen, "reward": reward,

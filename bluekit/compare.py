@@ -11,7 +11,7 @@ during the same run) against the untrained profiler, user by user. The table (OU
 step): Recall@10, NDCG@10, MRR, median rank, paired Wilcoxon p on NDCG@10 and MRR against the
 untrained profiler, the training reward's rise (last quarter minus first quarter of the steps,
 with a bootstrap 95% CI), the share of completions cut off at the token cap, mean words, and
-seconds per step. Rerunning the same command resumes: a finished training (same config) and
+seconds per step (wall, and CPU: the one that compares on a shared machine). Rerunning the same command resumes: a finished training (same config) and
 its evaluations are reused, an interrupted one continues from its last checkpoint.
 """
 from __future__ import annotations
@@ -237,9 +237,10 @@ def training_stats(metrics: pd.DataFrame, step: int) -> dict:
         stats["clipped"] = float(train["completions/clipped_ratio"].mean())
     if "completions/mean_words" in quarter:
         stats["words"] = float(quarter["completions/mean_words"].mean())
-    if "elapsed_s" in train:
-        steps = train.drop_duplicates("step", keep="last")
-        stats["s_per_step"] = float(np.median(np.diff(np.r_[0.0, steps["elapsed_s"].to_numpy()])))
+    steps = train.drop_duplicates("step", keep="last")
+    for column, key in (("elapsed_s", "s_per_step"), ("cpu_s", "cpu_s_per_step")):
+        if column in steps:  # the median step: robust to a resume and to a stall
+            stats[key] = float(np.median(np.diff(np.r_[0.0, steps[column].to_numpy()])))
     return stats
 
 
@@ -290,7 +291,7 @@ def _row(config: str, seed, step, result) -> dict:
 
 COLUMNS = ["config", "seed", "step", "recall@10", "ndcg@10", "mrr", "median_rank", "p_ndcg@10",
            "p_mrr", "seeds_p_mrr<0.05", "reward_first_q", "reward_last_q", "reward_rise",
-           "rise_ci_low", "rise_ci_high", "clipped", "words", "s_per_step", "n"]
+           "rise_ci_low", "rise_ci_high", "clipped", "words", "s_per_step", "cpu_s_per_step", "n"]
 
 
 def write_table(table: pd.DataFrame, out: Path) -> None:

@@ -106,13 +106,17 @@ GRPO_KIT_KEYS = {"output_dir": "train.output_dir", "seed": "train.seed", "data_s
 LORA_DEFAULTS: dict[str, Any] = dict(
     r=16, lora_alpha=32, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
     bias="none", task_type="CAUSAL_LM")
+# Sections of `train.unsloth:` (the Unsloth backend only): keywords for FastLanguageModel's
+# from_pretrained and get_peft_model, laid over what the kit derives (bluekit.train.backends).
+UNSLOTH_SECTIONS = ("from_pretrained", "get_peft_model")
 
 
 @dataclass
 class TrainConfig:
     """The kit's own training settings. Every TRL option goes under `grpo` (GRPOConfig's
     keywords, checked against the installed TRL before any model loads) and every LoRA option
-    under `lora` (peft.LoraConfig's keywords); both are laid over the kit's defaults above."""
+    under `lora` (peft.LoraConfig's keywords); both are laid over the kit's defaults above.
+    `unsloth` holds extra keywords for Unsloth's loader (the unsloth backend only)."""
     output_dir: str = "runs/train"
     backend: str = "auto"  # auto | trl | unsloth
     train_users: int | None = None  # cap on training users (None = all)
@@ -126,10 +130,15 @@ class TrainConfig:
         RewardSpec("infonce", 1.0), RewardSpec("length_format", 0.5)])
     grpo: dict[str, Any] = field(default_factory=dict)
     lora: dict[str, Any] = field(default_factory=dict)
+    unsloth: dict[str, Any] = field(default_factory=dict)  # {from_pretrained: {..}, get_peft_model: {..}}
 
     def __post_init__(self):
         self.grpo = {**GRPO_DEFAULTS, **self.grpo}
         self.lora = {**LORA_DEFAULTS, **self.lora}
+        for key, value in self.unsloth.items():
+            if key not in UNSLOTH_SECTIONS or not isinstance(value, dict):
+                raise ConfigError(f"train.unsloth.{key}: expected one of {UNSLOTH_SECTIONS}, each "
+                                  f"a mapping of keywords for Unsloth's FastLanguageModel")
         for key, home in GRPO_KIT_KEYS.items():
             if key in self.grpo:
                 raise ConfigError(f"train.grpo.{key}: set {home} instead (the kit passes it on)")
@@ -208,7 +217,9 @@ def _read_yaml(source: str | Path) -> dict:
     data = parse_yaml(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
-    base = data.pop("base", None)  # a file may build on a preset: `base: cpu-demo`
+    base = data.pop("base", None)  # a file may build on a preset or a file: `base: cpu-demo`
+    if base and Path(base).suffix and not Path(base).is_absolute() and (path.parent / base).exists():
+        base = path.parent / base  # a file named next to this one
     return _deep_merge(_read_yaml(base), data) if base else data
 
 

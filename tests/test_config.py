@@ -23,6 +23,15 @@ def test_precedence_overrides_over_file_over_defaults(tmp_path):
     assert cfg.eval.ks == Config().eval.ks          # default
 
 
+def test_a_file_can_build_on_a_file_next_to_it(tmp_path, monkeypatch):
+    (tmp_path / "a.yaml").write_text("base: smoke\ntrain:\n  grpo: {max_steps: 7}\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\ntrain:\n  grpo: {learning_rate: 2e-3}\n")
+    monkeypatch.chdir("/")  # resolved next to b.yaml, not in the working directory
+    cfg = load_config(tmp_path / "b.yaml")
+    assert cfg.train.grpo["max_steps"] == 7 and cfg.train.grpo["learning_rate"] == 2e-3
+    assert cfg.profiler.model == "tiny"
+
+
 def test_nested_override_dict_and_reward_specs():
     cfg = load_config(None, {"train": {"rewards": [{"name": "cosine", "weight": 2}]}})
     assert cfg.train.rewards == [RewardSpec("cosine", 2.0, {})]

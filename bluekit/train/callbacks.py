@@ -30,22 +30,25 @@ class MetricsCallback(TrainerCallback):
 
     Keys are TRL's own: reward, reward_std, rewards/<name>/mean, rewards/<name>/std,
     completions/mean_length, kl (when beta > 0), entropy, loss, learning_rate, grad_norm,
-    step_time; plus step, time (Unix s) and elapsed_s (since this process began training).
+    step_time; plus step, time (Unix s), elapsed_s (wall time since this process began
+    training) and cpu_s (this process's CPU time since then: with one torch thread it hardly
+    changes when other jobs share the machine, so runs compare by it).
     """
 
     def __init__(self, output_dir: str | Path):
         self.path = Path(output_dir) / METRICS_FILE
-        self.start = time.time()
+        self.start, self.cpu_start = time.time(), time.process_time()
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.start = time.time()
+        self.start, self.cpu_start = time.time(), time.process_time()
         keep_until_step(self.path, state.global_step)  # drop a crashed run's lost tail
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs:
             now = time.time()
             append_jsonl(self.path, [{"step": state.global_step, "time": now,
-                                      "elapsed_s": now - self.start, **logs}])
+                                      "elapsed_s": now - self.start,
+                                      "cpu_s": time.process_time() - self.cpu_start, **logs}])
 
 
 class SnapshotCallback(TrainerCallback):
