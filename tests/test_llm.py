@@ -97,6 +97,35 @@ def test_hub_name_offline_raises_a_clear_error(monkeypatch):
         llm.load_causal_lm("someone/not-a-real-model-xyz")
 
 
+def test_smollm2_special_tokens_are_set_explicitly():
+    """transformers 5.17 reads the GGUF's eos as "<|im_start|>" and sets no pad (5.24 gets them
+    right): the conversion sets SmolLM2-Instruct's own tokens in the tokenizer and both configs."""
+    model, tok = llm.build_tiny_model()  # its vocabulary has the same three ChatML tokens
+    tok.eos_token = "<|im_start|>"  # what 5.17 makes of the GGUF
+    model.config.eos_token_id = model.generation_config.pad_token_id = None
+    llm._set_smollm2_tokens(tok, model)
+    assert (tok.bos_token, tok.eos_token, tok.pad_token, tok.unk_token) == (
+        "<|im_start|>", "<|im_end|>", "<|im_end|>", "<|endoftext|>")
+    end = tok.convert_tokens_to_ids("<|im_end|>")
+    for cfg in (model.config, model.generation_config):
+        assert cfg.eos_token_id == cfg.pad_token_id == end
+        assert cfg.bos_token_id == tok.convert_tokens_to_ids("<|im_start|>")
+
+
+def test_a_checkpoint_converted_with_the_wrong_eos_is_not_used(tmp_path, monkeypatch):
+    folder = tmp_path / llm.SMOLLM2_DIRNAME
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "tokenizer_config.json").write_text(
+        '{"eos_token": "<|im_start|>", "pad_token": null}')  # an older kit under transformers 5.17
+    monkeypatch.setattr(llm, "smollm2_gguf_path", lambda: None)
+    with pytest.raises(llm.ModelLoadError, match="wrong eos/pad"):
+        llm.smollm2_checkpoint(tmp_path)
+    (folder / "tokenizer_config.json").write_text(
+        '{"eos_token": "<|im_end|>", "pad_token": {"content": "<|im_end|>"}}')
+    assert llm.smollm2_checkpoint(tmp_path) == folder  # a good folder is used as it is
+
+
 # The converted checkpoint is shared with the CLI and notebooks (their default cache folder), so
 # only the first run anywhere pays the GGUF conversion (~15-60 s); later runs reload it (~2 s).
 SMOLLM2_CACHE = Path(__file__).resolve().parents[1] / "data" / "cache" / "models"
@@ -123,6 +152,8 @@ def test_smollm2_converts_once_generates_a_profile_and_reloads_from_cache(monkey
     assert type(model).__name__ == "LlamaForCausalLM" and model.config.vocab_size == 49152
     assert getattr(model.config, "quantization_config", None) is None
     assert tok.padding_side == "left" and tok.pad_token_id is not None
+    assert (tok.eos_token, tok.pad_token) == ("<|im_end|>", "<|im_end|>")  # whatever transformers
+    assert model.config.eos_token_id == model.generation_config.eos_token_id == tok.eos_token_id
     assert "<|im_start|>assistant" in tok.apply_chat_template(
         [{"role": "user", "content": "x"}], tokenize=False, add_generation_prompt=True)
 
