@@ -5,12 +5,16 @@
     model, tok = load_causal_lm("google/gemma-3-1b-it")   # any hub name, needs internet once
 
 Every tokenizer comes back ready for batched generation: left padding and a pad token.
+The quiz reward's readers live here too: load_reader (a separate frozen model, on the GPU when
+there is one) and PolicyReader (the policy being trained, read with its LoRA adapter off).
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -260,9 +264,26 @@ def load_profiler(profiler_cfg, dtype: str | None = None, device: str | None = N
                           device)
 
 
+def default_device() -> str:
+    """"cuda" when a CUDA GPU is visible, else "cpu" (where a reader goes without a policy)."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def load_reader(profiler_cfg, spec: str | None = None, device: str | None = None):
-    """A frozen reader LLM for the text-space reward: the model ``spec`` (any load_causal_lm
-    spec, e.g. a stronger predictor as in RLPF) or, when None, the initial profiler."""
+    """A frozen reader LLM for the text-space reward, on ``device`` (None: the GPU when there
+    is one): the model ``spec`` (any load_causal_lm spec, e.g. a stronger predictor as in RLPF)
+    or, when None, a copy of the initial profiler.
+
+    During training the reward context shares the policy instead when it can (PolicyReader:
+    no second copy); this loads a separate model. In a process where Unsloth is imported (the
+    unsloth backend), Unsloth has patched the Llama/Gemma/Qwen forward for the whole process, so
+    a reader loaded by plain transformers would run Unsloth's kernels on a model Unsloth never
+    prepared: there the reader is loaded through Unsloth's own loader (16-bit, inference mode).
+    """
+    device = device or default_device()
+    spec_or_profiler = profiler_cfg.model if spec is None else spec
+    if "unsloth" in sys.modules and spec_or_profiler != TINY_SPEC:
+        return _load_reader_unsloth(profiler_cfg, spec_or_profiler, device)
     if spec is None:
         model, tokenizer = load_profiler(profiler_cfg, device=device)
     else:
@@ -270,6 +291,93 @@ def load_reader(profiler_cfg, spec: str | None = None, device: str | None = None
     model.eval().requires_grad_(False)
     return model, tokenizer
 
+
+def _load_reader_unsloth(profiler_cfg, spec: str, device: str):
+    """A separate reader in an Unsloth process, loaded by FastLanguageModel (GPU only; not run
+    by CI)."""
+    from unsloth import FastLanguageModel
+
+    source = str(smollm2_checkpoint(profiler_cfg.cache_dir)) if spec == SMOLLM2_SPEC else spec
+    dtype = None if profiler_cfg.dtype == "float32" else profiler_cfg.dtype
+    model, tokenizer = FastLanguageModel.from_pretrained(
+        model_name=source, max_seq_length=READER_MAX_TOKENS, dtype=dtype, load_in_4bit=False,
+        device_map=device)
+    FastLanguageModel.for_inference(model)
+    _prepare_tokenizer(tokenizer, model)
+    model.requires_grad_(False)
+    return model, tokenizer
+
+
+READER_MAX_TOKENS = 2048  # a reader question: the profile (<= 2000 chars) and a few titles
+
+
+@contextlib.contextmanager
+def adapters_disabled(model):
+    """Run ``model`` as its base: every LoRA (peft tuner) layer switched off, restored after.
+
+    A peft.PeftModel uses its own ``disable_adapter()``; a plain model into which peft injected
+    adapters in place (GRPOTrainer(peft_config=...) does that to the model it is given) has
+    its tuner layers switched off one by one, as peft does. A model without adapters runs as it
+    is. Unsloth's fused LoRA kernels read the same per-layer flag (``disable_adapters``).
+    """
+    if callable(getattr(model, "disable_adapter", None)) and hasattr(model, "peft_config"):
+        with model.disable_adapter():
+            yield model
+        return
+    try:
+        from peft.tuners.tuners_utils import BaseTunerLayer
+    except ImportError:  # no peft: no adapters to switch off
+        yield model
+        return
+    layers = [m for m in model.modules() if isinstance(m, BaseTunerLayer) and not m.disable_adapters]
+    for layer in layers:
+        layer.enable_adapters(False)
+    try:
+        yield model
+    finally:
+        for layer in layers:
+            layer.enable_adapters(True)
+
+
+class PolicyReader:
+    """The policy being trained, read as the frozen initial profiler: its LoRA adapter off.
+
+    Shares the policy's weights and device (no second copy in memory, and in an Unsloth process
+    no plain-transformers model for Unsloth's process-wide patches to trip over). Each call runs
+    without gradients, in eval mode (restored after), with the adapter disabled, and with
+    Unsloth's UNSLOTH_RETURN_HIDDEN_STATES off (Unsloth's GRPO sets it while it computes log-probs;
+    the reader needs logits). Only valid for LoRA training: with full fine-tuning the policy's
+    own weights move, so the reader must be a separate copy (bluekit.rewards.reward_context
+    decides).
+    """
+
+    def __init__(self, model):
+        self.model = model
+
+    def parameters(self):
+        return self.model.parameters()
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    def __call__(self, **inputs):
+        was_training = self.model.training
+        hidden = os.environ.get("UNSLOTH_RETURN_HIDDEN_STATES")
+        os.environ["UNSLOTH_RETURN_HIDDEN_STATES"] = "0"
+        self.model.eval()
+        try:
+            with torch.no_grad(), adapters_disabled(self.model):
+                return self.model(**inputs)
+        finally:
+            self.model.train(was_training)
+            if hidden is None:
+                os.environ.pop("UNSLOTH_RETURN_HIDDEN_STATES", None)
+            else:
+                os.environ["UNSLOTH_RETURN_HIDDEN_STATES"] = hidden
+
+    def __repr__(self) -> str:
+        return f"PolicyReader({type(self.model).__name__}, adapter disabled)"
 
 
 def option_letter_ids(tokenizer, n: int) -> list[int]:

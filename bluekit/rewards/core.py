@@ -146,6 +146,10 @@ class RewardContext:
     Reader LLMs of the text-space reward load lazily: pass ``reader=(model, tokenizer)`` (the
     default reader) or a ``reader_factory(spec)`` returning that pair for a model spec (None =
     the default reader, the frozen initial profiler), called once per spec on first use.
+    ``policy=(model, tokenizer)``: the policy being trained (set by training). With
+    ``share_policy`` (LoRA training) the default reader is that model with its adapter disabled
+    (bluekit.llm.PolicyReader: the initial profiler without a second copy); any reader loaded by
+    the factory is moved to the policy's device.
     ``strict=True`` makes rewards re-raise errors instead of scoring a floor value (useful while
     developing a reward). Build one for a prepared catalogue with :func:`reward_context`.
     """
@@ -156,6 +160,8 @@ class RewardContext:
     seed: int = 0
     reader_factory: Callable[[str | None], tuple] | None = None
     reader: tuple | None = None
+    policy: tuple | None = None  # (model, tokenizer) of the policy being trained
+    share_policy: bool = True  # the default reader is the policy with its adapter off (LoRA only)
     strict: bool = False
     hard_negative_pool: int = 64  # neighbours cached per item for "hard" negatives
     max_completion_length: int | None = None  # the trainer's token cap (length_format's cut-off)
@@ -198,6 +204,7 @@ class RewardContext:
         state = dict(self.__dict__)
         if state.get("reader_factory") is not None:
             state["reader"] = None  # a picklable factory rebuilds the reader; skip the weights
+        state["policy"] = None  # never pickle the model being trained (a copy reads instead)
         state["_neighbours"], state["_readers"] = {}, {}
         return state
 
@@ -239,22 +246,44 @@ class RewardContext:
     def get_reader(self, spec: str | None = None) -> tuple:
         """(model, tokenizer) of a reader LLM (None = the default one), loaded once on first use.
 
-        A reader that fails to load raises RewardError (loud: a reward that silently scores 0
-        would train on nothing).
+        The default reader is ``reader`` when given, else the policy with its adapter disabled
+        when a policy is set, else ``reader_factory(None)``. A reader from the factory is moved
+        to the policy's device (when a policy is set). A reader that fails to load raises
+        RewardError (loud: a reward that silently scores 0 would train on nothing).
         """
         if spec is None and self.reader is not None:
             return self.reader
+        if spec is None and self.policy is not None and self.share_policy:
+            if None not in self._readers:
+                from bluekit.llm import PolicyReader
+                model, tokenizer = self.policy
+                self._readers[None] = (PolicyReader(model), tokenizer)
+            return self._readers[None]
         if spec not in self._readers:
             if self.reader_factory is None:
                 raise RewardError("this reward needs a reader LLM: set RewardContext.reader=(model, "
                                   "tokenizer) or RewardContext.reader_factory")
             try:
-                self._readers[spec] = tuple(self.reader_factory(spec))
+                model, tokenizer = self.reader_factory(spec)
+                device = self.policy_device()
+                if device is not None and hasattr(model, "to") and _device_of(model) != device:
+                    model = model.to(device)
             except Exception as error:  # noqa: BLE001 - any load failure, named once, loudly
                 raise RewardError(f"the reader LLM {spec or '(the initial profiler)'} could not "
                                   f"be loaded: {type(error).__name__}: {error}") from error
+            self._readers[spec] = (model, tokenizer)
         return self._readers[spec]
 
+    def policy_device(self):
+        """The device the policy's weights are on now (None without a policy)."""
+        return None if self.policy is None else _device_of(self.policy[0])
+
+
+def _device_of(model):
+    try:
+        return next(model.parameters()).device
+    except (AttributeError, StopIteration, TypeError):
+        return None
 
 
 TOY_CATALOGUE = {
@@ -422,11 +451,14 @@ def _snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
-def reward_context(cfg, prepared, embedder, item_vecs) -> RewardContext:
+def reward_context(cfg, prepared, embedder, item_vecs, policy=None) -> RewardContext:
     """The RewardContext over a prepared catalogue, as training and the notebooks build it.
 
     cfg: a bluekit.config.Config (seed, the token cap, and the profiler that is the default
-    reader). Reader LLMs load only if a reward asks for one (bluekit.llm.load_reader).
+    reader). Reader LLMs load only if a reward asks for one (bluekit.llm.load_reader, on the GPU
+    when there is one). policy: (model, tokenizer) of the profiler being trained; with LoRA
+    training (not train.full_finetune) the default reader shares it with the adapter disabled,
+    and other readers go to its device.
     """
     import functools
 
@@ -437,4 +469,7 @@ def reward_context(cfg, prepared, embedder, item_vecs) -> RewardContext:
                          item_vecs=item_vecs, item_titles=items["title"].astype(str).tolist(),
                          seed=cfg.train.seed,
                          max_completion_length=int(cfg.train.grpo["max_completion_length"]),
-                         reader_factory=functools.partial(load_reader, cfg.profiler))
+                         reader_factory=functools.partial(load_reader, cfg.profiler),
+                         policy=policy,
+                         # with full fine-tuning the policy's own weights move: a frozen copy reads
+                         share_policy=not cfg.train.full_finetune)

@@ -87,6 +87,10 @@ def option_probabilities(model, tokenizer, profiles: Sequence[str],
         except TypeError:  # models without the logits_to_keep argument
             logits = model(**inputs).logits[:, -1, :].float()
     logits = logits.cpu()
+    vocabulary = getattr(tokenizer, "vocab_size", None) or len(tokenizer)
+    if logits.shape[-1] < vocabulary:  # e.g. Unsloth handing back hidden states as .logits
+        raise RewardError(f"the reader returned {logits.shape[-1]} scores per position for a "
+                          f"vocabulary of {vocabulary} tokens: hidden states, not logits")
     return [torch.softmax(logits[row, letters[:k]], 0).numpy().astype(np.float64)
             for row, k in enumerate(sizes)]
 
@@ -103,8 +107,10 @@ class NextItemMCQ(Reward):
     column), at a random position, drawn anew every training step and seeded per (step, user),
     so a user's G generations face the same question. The reader is ``reader`` (a model spec
     as in bluekit.llm.load_causal_lm, e.g. a separate, stronger frozen predictor as in RLPF) or,
-    when None, the frozen initial profiler; it loads once, on first use
-    (``ctx.get_reader(reader)``).
+    when None, the frozen initial profiler: during LoRA training that is the policy itself with
+    its adapter disabled (no second copy, same device); otherwise a copy loaded once, on first
+    use (``ctx.get_reader(reader)``), on the policy's device (the GPU when there is one). A
+    reader that cannot load, or returns no logits, raises RewardError.
 
     >>> from bluekit.llm import build_tiny_model
     >>> from bluekit.rewards import toy_context

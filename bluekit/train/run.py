@@ -128,7 +128,8 @@ def prepare_training(cfg: Config, prepared=None, embedder=None, item_vecs=None,
 
     transformers.set_seed(cfg.train.seed)  # LoRA init and sampling repeat for a seed
     policy = load_policy(cfg.profiler, cfg.train)
-    ctx = reward_context(cfg, prepared, embedder, item_vecs)
+    # LoRA: the default quiz reader is this policy with its adapter off (no second copy)
+    ctx = reward_context(cfg, prepared, embedder, item_vecs, (policy.model, policy.tokenizer))
     funcs, _ = build_reward_funcs(cfg.train.rewards, ctx)  # weights: GRPOConfig.reward_weights
     timings: dict[str, float] = reward_timings if reward_timings is not None else {}
     reward_funcs = [TimedReward(f, timings, log_stats=(i == 0)) for i, f in enumerate(funcs)]
