@@ -7,9 +7,18 @@ backend "auto" picks Unsloth when CUDA is available AND the `unsloth` package is
 (requirements-gpu.txt), else plain TRL + PEFT. `import unsloth` happens only inside
 `_load_unsloth`: every module of the kit imports on a CPU-only machine.
 
+Unsloth's keywords come from the config (unsloth_kwargs, testable without unsloth): the
+profiler, dtype, train.full_finetune (Unsloth's full_finetuning), train.lora (get_peft_model),
+train.seed, vLLM only with train.grpo.use_vllm, and `train.unsloth.from_pretrained` /
+`train.unsloth.get_peft_model` laid over them (names checked against the installed Unsloth).
+
 Caveat (Unsloth): Unsloth patches transformers and TRL when it is imported, and warns when they
-were imported first. Best is to import it first thing in the process; on the GPU path run
-`python -m bluekit train ...`, which reaches `load_policy` before anything imports trl.
+were imported first; it also replaces the Llama/Gemma/Qwen forward for the whole process. Best
+is to import it first thing in the process; on the GPU path run `python -m bluekit train ...`,
+which reaches `load_policy` before anything imports trl. The quiz reward's default reader is
+the policy itself with its adapter disabled (bluekit.llm.PolicyReader), so no second,
+plain-transformers model meets Unsloth's patched classes; a separate reader model is loaded
+through Unsloth in such a process (bluekit.llm.load_reader).
 """
 from __future__ import annotations
 
@@ -71,39 +80,91 @@ def _load_plain(profiler_cfg: ProfilerConfig, train_cfg: TrainConfig) -> Policy:
     return Policy(model, tokenizer, peft_config, "trl")
 
 
-def _load_unsloth(profiler_cfg: ProfilerConfig, train_cfg: TrainConfig) -> Policy:
-    """GPU path, not exercised by CI (no GPU there): Unsloth's FastLanguageModel + its LoRA.
+# Keywords of the pinned Unsloth (2026.10.9) that the kit itself sets; train.unsloth adds any other.
+UNSLOTH_PINNED = "2026.10.9"
 
-    Follows Unsloth's GRPO notebooks: from_pretrained(model_name, max_seq_length,
-    load_in_4bit, fast_inference = vLLM generation, max_lora_rank) then get_peft_model(r,
-    target_modules, lora_alpha, use_gradient_checkpointing="unsloth"). The returned model is
-    already a PEFT model, so GRPOTrainer gets no peft_config. 16-bit LoRA (load_in_4bit=False):
-    the paper's 1B profiler fits one GPU without quantisation.
+
+def unsloth_kwargs(profiler_cfg: ProfilerConfig, train_cfg: TrainConfig
+                   ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The keywords for FastLanguageModel.from_pretrained and .get_peft_model (None with
+    train.full_finetune), built from the config without importing unsloth.
+
+    Derived: the model (the offline SmolLM2 folder for "smollm2-135m"), max_seq_length (prompt
+    budget + 256 template tokens + completion length), dtype (bf16/fp16 as train.grpo trains,
+    else profiler.dtype; None = Unsloth picks), load_in_4bit False (16-bit LoRA: a 1B profiler
+    fits one GPU), full_finetuning = train.full_finetune, fast_inference = train.grpo.use_vllm,
+    max_lora_rank = train.lora.r, random_state = train.seed; vLLM's gpu_memory_utilization only
+    when train.grpo.vllm_gpu_memory_utilization is set (Unsloth's default, 0.5, otherwise).
+    get_peft_model gets train.lora (LoraConfig's names, which Unsloth forwards to LoraConfig;
+    task_type left out: Unsloth sets it) plus use_gradient_checkpointing "unsloth".
+    train.unsloth.from_pretrained / .get_peft_model are laid over both and win.
     """
-    import unsloth  # noqa: F401 - must come before trl/transformers patches; see module docstring
-    from unsloth import FastLanguageModel
-
     from bluekit.llm import SMOLLM2_SPEC, TINY_SPEC, smollm2_checkpoint
 
     if profiler_cfg.model == TINY_SPEC:
         raise RuntimeError("the tiny test model is built in memory; use backend 'trl' for it")
+    grpo, lora, extra = train_cfg.grpo, train_cfg.lora, train_cfg.unsloth
     model_name = (str(smollm2_checkpoint(profiler_cfg.cache_dir))
                   if profiler_cfg.model == SMOLLM2_SPEC else profiler_cfg.model)
-    grpo, lora = train_cfg.grpo, train_cfg.lora
+    if grpo.get("bf16"):
+        dtype = "bfloat16"
+    elif grpo.get("fp16"):
+        dtype = "float16"
+    else:
+        dtype = None if profiler_cfg.dtype == "float32" else profiler_cfg.dtype
     use_vllm = bool(grpo.get("use_vllm"))
-    max_seq_length = profiler_cfg.prompt_token_budget + 256 + int(grpo["max_completion_length"])
-    model, tokenizer = FastLanguageModel.from_pretrained(
-        model_name=model_name, max_seq_length=max_seq_length,
-        load_in_4bit=False, fast_inference=use_vllm, max_lora_rank=int(lora["r"]),
-        **({"gpu_memory_utilization": grpo.get("vllm_gpu_memory_utilization", 0.6)}
-           if use_vllm else {}))
+    load = dict(model_name=model_name,
+                max_seq_length=profiler_cfg.prompt_token_budget + 256 + int(grpo["max_completion_length"]),
+                dtype=dtype, load_in_4bit=False, full_finetuning=bool(train_cfg.full_finetune),
+                fast_inference=use_vllm, max_lora_rank=int(lora["r"]), random_state=train_cfg.seed)
+    if use_vllm and grpo.get("vllm_gpu_memory_utilization") is not None:
+        load["gpu_memory_utilization"] = float(grpo["vllm_gpu_memory_utilization"])
+    load.update(extra.get("from_pretrained", {}))
     if train_cfg.full_finetune:
-        return Policy(model, tokenizer, None, "unsloth")
-    model = FastLanguageModel.get_peft_model(
-        model, r=int(lora["r"]), target_modules=list(lora["target_modules"]),
-        lora_alpha=lora["lora_alpha"], lora_dropout=lora.get("lora_dropout", 0.0),
-        bias=lora.get("bias", "none"), use_gradient_checkpointing="unsloth",
-        random_state=train_cfg.seed)
+        return load, None
+    peft = {k: v for k, v in lora.items() if k != "task_type"}
+    peft["target_modules"] = list(peft["target_modules"]) if not isinstance(
+        peft["target_modules"], str) else peft["target_modules"]
+    peft.update(r=int(lora["r"]), use_gradient_checkpointing="unsloth", random_state=train_cfg.seed)
+    peft.update(extra.get("get_peft_model", {}))
+    return load, peft
+
+
+def check_keywords(function, kwargs: dict[str, Any], where: str, user_keys=()) -> None:
+    """Raise ConfigError for a keyword the user wrote (train.unsloth.<where>.<key>) that the
+    installed function does not name. Unsloth forwards unnamed keywords to transformers / peft,
+    so only the user's own keys are checked (a typo would otherwise reach them silently)."""
+    import inspect
+
+    from bluekit.config import ConfigError
+
+    named = set(inspect.signature(function).parameters) - {"args", "kwargs", "self"}
+    unknown = sorted(k for k in user_keys if k not in named and k in kwargs)
+    if unknown:
+        raise ConfigError(f"unknown key 'train.unsloth.{where}.{unknown[0]}': the installed "
+                          f"Unsloth's FastLanguageModel.{where} has no such parameter")
+
+
+def _load_unsloth(profiler_cfg: ProfilerConfig, train_cfg: TrainConfig) -> Policy:
+    """GPU path, not exercised by CI (no GPU there): Unsloth's FastLanguageModel + its LoRA.
+
+    Follows Unsloth's GRPO notebooks: from_pretrained(...) then get_peft_model(...) with the
+    keywords of :func:`unsloth_kwargs`. The returned model is already a PEFT model, so
+    GRPOTrainer gets no peft_config. With train.full_finetune, Unsloth's full_finetuning=True
+    and no adapter.
+    """
+    import unsloth  # noqa: F401 - must come before trl/transformers patches; see module docstring
+    from unsloth import FastLanguageModel
+
+    load, peft = unsloth_kwargs(profiler_cfg, train_cfg)
+    extra = train_cfg.unsloth
+    check_keywords(FastLanguageModel.from_pretrained, load, "from_pretrained",
+                   extra.get("from_pretrained", {}))
+    model, tokenizer = FastLanguageModel.from_pretrained(**load)
+    if peft is not None:
+        check_keywords(FastLanguageModel.get_peft_model, peft, "get_peft_model",
+                       extra.get("get_peft_model", {}))
+        model = FastLanguageModel.get_peft_model(model, **peft)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
