@@ -66,3 +66,28 @@ lab: install
 
 clean:
 	rm -rf runs/demo data/demo data/cache .pytest_cache
+
+# ---- GPU path (never run by CI or `make test`; see README "CPU path and GPU path", docs/GPU.md)
+# gpu-smoke: on a machine with one NVIDIA GPU, a CUDA PyTorch and no network. Wheels made by
+# `make gpu-wheels` (folder $(WHEELS), carried there) are joined, checked and installed into
+# $(GPU_SITE) first; then plain TRL and Unsloth train gpu-small for $(GPU_SECONDS) s each.
+.PHONY: gpu-smoke gpu-smoke-dry gpu-wheels
+GPU_PY      ?= python3
+WHEELS      ?= .whl
+GPU_SITE    ?= /tmp/site
+GPU_SECONDS ?= 150
+gpu-smoke:
+	@if [ -f $(WHEELS)/MANIFEST.json ]; then \
+	  $(GPU_PY) bench/gpu_smoke.py install-wheels $(WHEELS) --target $(GPU_SITE) || exit 1; fi
+	PYTHONPATH=$(GPU_SITE)$${PYTHONPATH:+:$$PYTHONPATH} UNSLOTH_DISABLE_STATISTICS=1 \
+	  $(GPU_PY) bench/gpu_smoke.py --seconds $(GPU_SECONDS) $(GPU_SMOKE_ARGS)
+
+# The same steps on this CPU with the tiny model (what tests/test_gpu_path.py runs).
+gpu-smoke-dry: install
+	OMP_NUM_THREADS=1 $(PY) bench/gpu_smoke.py --dry-run
+
+# gpu-wheels: here (a registry reachable): the pinned wheels of bench/gpu-wheels.txt for CPython
+# 3.12 manylinux x86_64, cut into parts and spread over $(WHEELS)/1, $(WHEELS)/2, ... (48 MiB
+# each: the device tool carries 64 MiB per call) with $(WHEELS)/MANIFEST.json.
+gpu-wheels: install
+	$(PY) bench/gpu_smoke.py wheels $(WHEELS)
