@@ -208,7 +208,7 @@ def reward_rise(rewards: np.ndarray, n_boot: int = 2000, seed: int = 0) -> dict:
     bootstrap 95% CI (each quarter resampled on its own).
 
     >>> r = reward_rise(np.r_[np.zeros(10), np.ones(10) * 2.0])
-    >>> r["rise"], r["ci_low"] > 0
+    >>> float(r["rise"]), bool(r["ci_low"] > 0)
     (2.0, True)
     """
     rewards = np.asarray(rewards, dtype=float)
@@ -219,7 +219,8 @@ def reward_rise(rewards: np.ndarray, n_boot: int = 2000, seed: int = 0) -> dict:
     first, last = rewards[:q], rewards[-q:]
     rng = np.random.default_rng(seed)
     boot = (last[rng.integers(0, q, (n_boot, q))].mean(1) - first[rng.integers(0, q, (n_boot, q))].mean(1))
-    return {"first": first.mean(), "last": last.mean(), "rise": last.mean() - first.mean(),
+    return {"first": float(first.mean()), "last": float(last.mean()),
+            "rise": float(last.mean() - first.mean()),
             "ci_low": float(np.quantile(boot, 0.025)), "ci_high": float(np.quantile(boot, 0.975))}
 
 

@@ -40,6 +40,8 @@ def setup(seed: int = 0, threads: int | None = None) -> Path:
     torch.manual_seed(seed)
     if threads:
         torch.set_num_threads(threads)
+    from bluekit.viz import notebook_renderer
+    notebook_renderer()  # figures also render in exported HTML, offline
     print(f"bluekit project root: {root}  (torch threads: {torch.get_num_threads()})")
     return root
 
