@@ -8,8 +8,8 @@ trained once per seed with one torch thread, for `--steps` GRPO steps or `--minu
 time, and evaluated on the held-out users at each `--eval-at` step (the adapter is saved there
 during the same run) against the untrained profiler, user by user. The table (OUT/table.md,
 .csv, .json) has one row per (configuration, seed, step) and one "mean" row per (configuration,
-step): Recall@10, NDCG@10, MRR, median rank, paired Wilcoxon p on NDCG@10 and MRR against the
-untrained profiler, the training reward's rise (last quarter minus first quarter of the steps,
+step): Recall@10, NDCG@10, MRR, median rank, NDCG@10 over the untrained profiler's (ndcg_x),
+paired Wilcoxon p on NDCG@10 and MRR against the untrained profiler, the training reward's rise (last quarter minus first quarter of the steps,
 with a bootstrap 95% CI), the share of completions cut off at the token cap, mean words, and
 seconds per step (wall, and CPU: the one that compares on a shared machine). Rerunning the same command resumes: a finished training (same config) and
 its evaluations are reused, an interrupted one continues from its last checkpoint.
@@ -31,6 +31,7 @@ from bluekit.config import Config, ConfigError, load_config, save_config
 
 REFERENCE_FILE = "reference.json"  # untrained profiler + baselines on the held-out users
 EVAL_FILE = "eval.json"  # one evaluation of a run folder (or a step-N folder)
+UNTRAINED_FILE = "untrained.json"  # the untrained profiler prompted as this run's config says
 REFERENCE_METHODS = ("raw history text", "last item", "ceiling (true tastes)")
 
 
@@ -93,6 +94,8 @@ def train_and_evaluate(config_path: str | Path) -> None:
             (folder / EVAL_FILE).unlink(missing_ok=True)
         train_profiler(cfg, resume=same, progress=False)
     ws = pipeline.workspace(cfg)
+    if not (folder / UNTRAINED_FILE).exists():  # a run's own prompt settings may differ
+        save_results([pipeline.profiler_result(ws, "untrained profiler")], folder / UNTRAINED_FILE)
     for target in evaluation_folders(folder):
         if not (target / EVAL_FILE).exists():
             result = pipeline.profiler_result(ws, target.name, target)
@@ -145,11 +148,14 @@ def is_done(run: Run, cfg: Config) -> bool:
     saved = run.folder / CONFIG_FILE
     if not (run.folder / RUN_FILE).exists() or not saved.exists() or load_config(saved) != cfg:
         return False
-    return all((target / EVAL_FILE).exists() for target in evaluation_folders(run.folder))
+    return (run.folder / UNTRAINED_FILE).exists() and \
+        all((target / EVAL_FILE).exists() for target in evaluation_folders(run.folder))
 
 
 def _check_same_evaluation(configs: list[Config]) -> None:
-    """Every configuration must be evaluated on the same users with the same metrics."""
+    """Every configuration must be evaluated on the same users with the same metrics (the
+    profiler's prompt may differ: each run is tested against the untrained profiler prompted
+    the same way)."""
     first = configs[0]
     for cfg in configs[1:]:
         if cfg.data != first.data or cfg.eval != first.eval or cfg.embed != first.embed:
@@ -257,6 +263,12 @@ def study_table(out: Path, runs: list[Run]) -> pd.DataFrame:
     for run in runs:
         if not (run.folder / "run.json").exists():
             continue
+        own = run.folder / UNTRAINED_FILE
+        base = load_results(own)[0] if own.exists() else untrained
+        if not base.per_user.equals(untrained.per_user):  # another prompt: its own untrained row
+            name = f"untrained profiler ({run.label} prompt)"
+            if name not in {r["config"] for r in rows}:
+                rows.append(_row(name, None, 0, base))
         metrics = load_metrics(run.folder)
         run_info = json.loads((run.folder / "run.json").read_text())
         for target in evaluation_folders(run.folder):
@@ -267,7 +279,8 @@ def study_table(out: Path, runs: list[Run]) -> pd.DataFrame:
                 else int(run_info["global_step"])
             row = _row(run.label, run.seed, step, result)
             for metric, key in (("ndcg@10", "p_ndcg@10"), ("mrr", "p_mrr")):
-                row[key] = paired_test(untrained, result, metric)["p_value"]
+                row[key] = paired_test(base, result, metric)["p_value"]
+            row["ndcg_x"] = result.summary["ndcg@10"] / max(base.summary["ndcg@10"], 1e-12)
             row.update(training_stats(metrics, step))
             rows.append(row)
     table = pd.DataFrame(rows)
@@ -290,7 +303,7 @@ def _row(config: str, seed, step, result) -> dict:
             "n": s.get("n")}
 
 
-COLUMNS = ["config", "seed", "step", "recall@10", "ndcg@10", "mrr", "median_rank", "p_ndcg@10",
+COLUMNS = ["config", "seed", "step", "recall@10", "ndcg@10", "mrr", "median_rank", "ndcg_x", "p_ndcg@10",
            "p_mrr", "seeds_p_mrr<0.05", "reward_first_q", "reward_last_q", "reward_rise",
            "rise_ci_low", "rise_ci_high", "clipped", "words", "s_per_step", "cpu_s_per_step", "n"]
 
