@@ -37,3 +37,18 @@ def tiny_lm():
     """A tiny random chat model + tokenizer (~100k parameters), built in memory."""
     from bluekit.llm import build_tiny_model
     return build_tiny_model(seed=0)
+
+
+@pytest.fixture(scope="session")
+def ws():
+    """The smoke preset's workspace: its demo world (about 300 items), split and item vectors."""
+    from bluekit import pipeline
+    from bluekit.config import load_config
+    return pipeline.workspace(load_config("smoke"))
+
+
+@pytest.fixture(scope="session")
+def imap(ws, tmp_path_factory):
+    """The smoke world's item map, fitted once per session into a fresh cache."""
+    from bluekit import viz
+    return viz.item_map(ws, cache_dir=tmp_path_factory.mktemp("umap-cache"))

@@ -7,7 +7,6 @@ import re
 import time
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from bluekit.train.records import append_jsonl

@@ -6,22 +6,8 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from bluekit import viz
-
-
-@pytest.fixture(scope="module")
-def ws():
-    """The smoke preset's demo world (about 300 items), item vectors from the shared cache."""
-    from bluekit import pipeline
-    from bluekit.config import load_config
-    return pipeline.workspace(load_config("smoke"))
-
-
-@pytest.fixture(scope="module")
-def imap(ws, tmp_path_factory):
-    return viz.item_map(ws, cache_dir=tmp_path_factory.mktemp("umap-cache"))
 
 
 def fake_snapshots(ws, n_users: int = 3, steps=(0, 2, 4)) -> pd.DataFrame:

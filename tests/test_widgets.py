@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 
 from bluekit import viz
@@ -12,18 +11,6 @@ from bluekit.train.records import append_jsonl
 
 SPECS = [{"name": "infonce", "weight": 1.0, "params": {"tau": 0.05, "num_negatives": 8}},
          {"name": "length_format", "weight": 0.5}]
-
-
-@pytest.fixture(scope="module")
-def ws():
-    from bluekit import pipeline
-    from bluekit.config import load_config
-    return pipeline.workspace(load_config("smoke"))
-
-
-@pytest.fixture(scope="module")
-def imap(ws, tmp_path_factory):
-    return viz.item_map(ws, cache_dir=tmp_path_factory.mktemp("umap-cache"))
 
 
 def snapshot_lines(ws, step: int, users: int = 2) -> list[dict]:

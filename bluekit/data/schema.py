@@ -53,8 +53,3 @@ class Domain:
     interactions: pd.DataFrame
     items: pd.DataFrame
     reports: list[LoadReport] = field(default_factory=list)
-
-
-def empty_interactions() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
-        INTERACTION_COLUMNS, ["str", "str", "float64", "int64", "str", "str"])})
