@@ -3,7 +3,7 @@ rename it over the target (os.replace is atomic on one filesystem).
 
     with atomic_path("runs/x/table.csv") as tmp:   # any writer: pandas, gzip, np.save, nbformat
         frame.to_csv(tmp)
-    write_text(path, text); write_json(path, data)
+    write_text(path, text); write_json(path, data); write_bytes(path, data)
 """
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write bytes atomically; returns the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -1,7 +1,7 @@
 """Figures as pure functions (data in, a plotly Figure out, fixed axis ranges), and the few data
 structures they draw, each built once and cached.
 
-Data for the figures:
+Data for the figures (from bluekit.itemmap and bluekit.trajectories, re-exported here):
     item_map(ws)                          ItemMap: one 2-D UMAP of the item vectors, fitted once per
                                           (embedder, catalogue), seeded, cached on disk; .place(vecs)
                                           puts any profile vectors into the same map
@@ -20,49 +20,31 @@ Figures:
     user_map                              one user's positive, history and profile points (the editor)
     attribution_html                      a profile as coloured text
 
-How profiles get onto the map (the choice, and why). The items are fitted ONCE (seeded UMAP,
-cached per embedder and catalogue); profiles are then placed into that fixed map, never fitted
-with it. A joint fit of items + profiles would move the items whenever the panel changes, so two
-runs, the live view during training and the profile editor could not share one background, and a
-profile typed later could not be placed at all. Placement (`ItemMap.place`) is UMAP's own
-out-of-sample rule: by default "interpolate", the first half of umap's `transform` (each profile
-lands at the membership-weighted mean of its nearest items, exactly as `transform` initialises
-new points), which takes milliseconds, needs no numba compile and moves a profile smoothly when its
-vector moves a little; method="transform" runs umap's full `transform` (that start plus 100
-optimisation epochs, ~6-16 s of numba compile once per process), which can snap a profile that sits
-between islands onto one of them. Either way the map distorts: the distance panel beside it
-(cosine and rank in the embedding space itself) is the ground truth.
+How profiles get onto the map, and why that way: bluekit.itemmap's docstring.
 
 Widgets (bluekit.widgets) wrap these figures; exported HTML keeps them without a kernel.
 """
 from __future__ import annotations
 
-import hashlib
 import html
-import importlib.metadata
-import json
-import os
-import pickle
-import re
 import textwrap
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-# Faint background colours for sub-categories and strong ones for panel users.
+# The data the figures draw lives in bluekit.itemmap and bluekit.trajectories; notebooks reach
+# it through this module (viz.item_map(ws), viz.run_trajectories(...)).
+from bluekit.itemmap import ItemMap, item_map, map_key  # noqa: F401
+from bluekit.trajectories import (Trajectories, attribution, empty_trajectories,  # noqa: F401
+                                  encode_quietly, loo_texts, map_agreement, run_trajectories,
+                                  trajectories, trajectory_summary)
+
+# Faint background colours for sub-categories (panel users get strong ones: bluekit.trajectories).
 _GROUP_COLORS = ("#8dd3c7", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
                  "#bc80bd", "#ccebc5", "#ffed6f", "#a6cee3", "#b2df8a", "#fb9a99", "#fdbf6f",
                  "#cab2d6", "#c7c7c7", "#9edae5", "#f7b6d2", "#dbdb8d", "#c49c94")
-_USER_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
-                "#e377c2", "#7f7f7f", "#bcbd22", "#393b79", "#637939")
-# 30 neighbours keep related sub-categories near each other; min_dist 0.5 gives each island room.
-UMAP_PARAMS = {"n_neighbors": 30, "min_dist": 0.5, "metric": "cosine", "random_state": 0}
-_COMPILED = {"transform": False}  # numba compiles UMAP's transform once per process
 
 
 # =========================================================================== training logs
@@ -151,272 +133,6 @@ def item_popularity(interactions: pd.DataFrame) -> go.Figure:
     return fig
 
 
-# =========================================================================== the item map
-
-def item_groups(items: pd.DataFrame) -> list[str]:
-    """Each item's sub-category: the last entry of `categories` (Amazon's path), else `category`.
-
-    >>> item_groups(pd.DataFrame({"categories": [["Shoes", "Boots"], []], "category": ["A", "B"]}))
-    ['Boots', 'B']
-    """
-    out = []
-    for i in range(len(items)):
-        group = None
-        if "categories" in items:
-            cats = items["categories"].iloc[i]
-            if isinstance(cats, (list, tuple, np.ndarray)) and len(cats):
-                group = str(cats[-1])
-        if group is None and "category" in items:
-            cat = items["category"].iloc[i]
-            if isinstance(cat, (list, tuple, np.ndarray)):
-                group = str(cat[0]) if len(cat) else None
-            elif isinstance(cat, str) and cat:
-                group = cat
-        out.append(group or "(none)")
-    return out
-
-
-@dataclass
-class ItemMap:
-    """A 2-D map of the catalogue: item coordinates plus what to show on hover.
-
-    xy[i] is item i's position (rows in the workspace's item order); vectors[i] its unit vector.
-    `place(vecs)` puts any vectors of the same embedder (profiles) into the map; the module
-    docstring says how ("interpolate", the default, or umap's full "transform") and why.
-    """
-    xy: np.ndarray
-    item_ids: list[str]
-    titles: list[str]
-    groups: list[str]
-    vectors: np.ndarray | None = None
-    n_neighbors: int = 15
-    key: str = ""
-    cache_path: Path | None = None
-    embedder_name: str = ""
-    reducer: object = None
-    method: str = "interpolate"
-    placed: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
-
-    @property
-    def n_items(self) -> int:
-        return len(self.item_ids)
-
-    def ranges(self, extra: np.ndarray | None = None, pad: float = 0.06) -> tuple[list, list]:
-        """Fixed axis ranges that hold every item (and `extra` points) with a margin."""
-        pts = self.xy if extra is None or not len(extra) else np.vstack([self.xy, extra])
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
-        span = np.maximum(hi - lo, 1e-6)
-        lo, hi = lo - pad * span, hi + pad * span
-        return [float(lo[0]), float(hi[0])], [float(lo[1]), float(hi[1])]
-
-    def place(self, vecs: np.ndarray, method: str | None = None) -> np.ndarray:
-        """(n, 2) map positions of unit vectors (profiles); method "interpolate" or "transform"."""
-        vecs = np.atleast_2d(np.asarray(vecs, dtype=np.float32))
-        method = method or self.method
-        if not len(vecs):
-            return np.zeros((0, 2), dtype=np.float32)
-        if method == "interpolate":
-            return self.interpolate(vecs)
-        if method != "transform":
-            raise ValueError(f"place: method must be 'interpolate' or 'transform', not {method!r}")
-        keys = [_vector_key(v) for v in vecs]
-        todo = [i for i, k in enumerate(keys) if k not in self.placed]
-        if todo:
-            reducer = self._load_reducer()
-            start = time.perf_counter()
-            new_xy = reducer.transform(vecs[todo])
-            self.timings["transform_s"] = time.perf_counter() - start
-            for i, xy in zip(todo, new_xy):
-                self.placed[keys[i]] = (float(xy[0]), float(xy[1]))
-            self._save_placed()
-        return np.array([self.placed[k] for k in keys], dtype=np.float32)
-
-    def interpolate(self, vecs: np.ndarray) -> np.ndarray:
-        """UMAP's out-of-sample placement without its refinement epochs, in plain numpy.
-
-        As umap's `transform` starts: the n_neighbors nearest items by cosine distance, membership
-        strengths exp(-d / sigma) with sigma solved per point so they sum to log2(n_neighbors)
-        (umap.umap_.smooth_knn_dist with local_connectivity 0, as transform uses), and the
-        strength-weighted mean of those items' positions (umap.umap_.init_graph_transform). A
-        vector equal to an item lands on it.
-        """
-        if self.vectors is None:
-            raise RuntimeError("this item map has no item vectors to place new points against")
-        vecs = np.atleast_2d(np.asarray(vecs, dtype=np.float32))
-        k = max(1, min(int(self.n_neighbors), len(self.vectors)))
-        dist = np.maximum(1.0 - vecs @ self.vectors.T, 0.0)
-        idx = np.argpartition(dist, k - 1, axis=1)[:, :k] if k < dist.shape[1] else np.tile(
-            np.arange(dist.shape[1]), (len(vecs), 1))
-        d = np.take_along_axis(dist, idx, axis=1)
-        order = np.argsort(d, axis=1, kind="stable")
-        idx, d = np.take_along_axis(idx, order, axis=1), np.take_along_axis(d, order, axis=1)
-        sigma = _smooth_knn_sigma(d, floor=1e-3 * d.mean(axis=1))
-        weights = np.exp(-d / sigma[:, None])
-        out = (weights[:, :, None] * self.xy[idx]).sum(axis=1) / weights.sum(axis=1, keepdims=True)
-        exact = d[:, 0] <= 1e-6  # umap: a strength of 1 puts the point on that item
-        out[exact] = self.xy[idx[exact, 0]]
-        return out.astype(np.float32)
-
-    def warm_up(self) -> float:
-        """Make the first placement quick: for method "transform", compile UMAP's transform
-        (numba JIT, 6-16 s once per process); "interpolate" needs nothing. Returns seconds spent."""
-        if self.method != "transform" or _COMPILED["transform"]:
-            return 0.0
-        start = time.perf_counter()
-        reducer = self._load_reducer()
-        probe = np.random.default_rng(0).standard_normal((1, reducer._raw_data.shape[1]))
-        reducer.transform((probe / np.linalg.norm(probe)).astype(np.float32))
-        _COMPILED["transform"] = True
-        return time.perf_counter() - start
-
-    # -- cache files: {cache}/umap/<embedder>-<key>.npz (coordinates), .pkl (the fitted reducer),
-    #    .placed.json (positions "transform" already gave to profile vectors)
-    def _load_reducer(self):
-        if self.reducer is None:
-            if self.cache_path is None or not self.cache_path.with_suffix(".pkl").exists():
-                raise RuntimeError("this item map has no fitted UMAP to place new points with")
-            start = time.perf_counter()
-            with open(self.cache_path.with_suffix(".pkl"), "rb") as fh:
-                self.reducer = pickle.load(fh)  # our own cache file, written by fit_item_map
-            self.timings["load_reducer_s"] = time.perf_counter() - start
-        return self.reducer
-
-    def _save_placed(self) -> None:
-        _COMPILED["transform"] = True
-        if self.cache_path is not None:
-            _write_atomic(self.cache_path.with_suffix(".placed.json"), json.dumps(self.placed).encode())
-
-
-def _smooth_knn_sigma(d: np.ndarray, floor: np.ndarray, iterations: int = 64) -> np.ndarray:
-    """Per row, the sigma with sum_j exp(-d_j / sigma) over neighbours 2..k = log2(k) (umap's
-    smooth_knn_dist with rho = 0, vectorised; the first neighbour is left out as umap does).
-
-    >>> d = np.array([[0.1, 0.2, 0.3, 0.4]])
-    >>> s = _smooth_knn_sigma(d, floor=np.array([0.0]))
-    >>> bool(abs(np.exp(-d[0, 1:] / s[0]).sum() - 2.0) < 1e-4)
-    True
-    """
-    n, k = d.shape
-    target = np.log2(k)
-    lo, hi, mid = np.zeros(n), np.full(n, np.inf), np.ones(n)
-    rest = d[:, 1:]
-    for _ in range(iterations):
-        psum = np.exp(-rest / mid[:, None]).sum(axis=1)
-        too_big = psum > target
-        hi = np.where(too_big, mid, hi)
-        lo = np.where(too_big, lo, mid)
-        mid = np.where(np.isinf(hi), mid * 2, (lo + hi) / 2)
-    return np.maximum(mid, np.maximum(floor, 1e-12))
-
-
-def _vector_key(vec: np.ndarray) -> str:
-    """A stable key for a vector (rounded to 5 decimals, so JSON round trips keep it)."""
-    return hashlib.blake2b(np.round(np.asarray(vec, dtype=np.float64), 5).tobytes(),
-                           digest_size=10).hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:60] or "embedder"
-
-
-def map_key(embedder_name: str, item_ids: Sequence[str], item_vecs: np.ndarray,
-            params: dict | None = None) -> str:
-    """The cache key of a map: embedder, catalogue (ids and vectors), UMAP settings and version."""
-    digest = hashlib.sha256()
-    try:
-        version = importlib.metadata.version("umap-learn")
-    except importlib.metadata.PackageNotFoundError:
-        version = "?"
-    digest.update(json.dumps([embedder_name, version, params or UMAP_PARAMS]).encode())
-    digest.update("\n".join(map(str, item_ids)).encode())
-    digest.update(np.round(np.asarray(item_vecs, dtype=np.float64), 4).tobytes())
-    return digest.hexdigest()[:16]
-
-
-def fit_item_map(item_vecs: np.ndarray, item_ids: Sequence[str], titles: Sequence[str],
-                 groups: Sequence[str], embedder_name: str = "", cache_dir: str | Path | None = None,
-                 params: dict | None = None, refit: bool = False) -> ItemMap:
-    """Fit (or load from cache_dir/umap/) the 2-D UMAP of the item vectors.
-
-    One fit per (embedder, catalogue, settings): the key hashes the embedder name, the item ids,
-    the vectors and the UMAP settings, so a changed catalogue gets a fresh map. Seeded
-    (random_state), so a fit repeats exactly; loading a cached map reads one small .npz file.
-    """
-    params = dict(UMAP_PARAMS if params is None else params)
-    item_ids = [str(i) for i in item_ids]
-    vecs = np.asarray(item_vecs, dtype=np.float32)
-    n_neighbors = max(2, min(int(params.get("n_neighbors", 15)), len(vecs) - 1))
-    key = map_key(embedder_name, item_ids, item_vecs, params)
-    path = None
-    if cache_dir is not None:
-        path = Path(cache_dir) / "umap" / f"{_slug(embedder_name)}-{key}.npz"
-    timings: dict = {}
-    if path is not None and path.exists() and path.with_suffix(".pkl").exists() and not refit:
-        start = time.perf_counter()
-        with np.load(path, allow_pickle=False) as data:
-            xy, cached_ids = data["xy"], data["item_ids"].tolist()
-        if cached_ids == item_ids:
-            placed = {}
-            placed_path = path.with_suffix(".placed.json")
-            if placed_path.exists():
-                try:
-                    placed = {k: tuple(v) for k, v in json.loads(placed_path.read_text()).items()}
-                except (json.JSONDecodeError, ValueError, TypeError):
-                    placed = {}
-            timings["load_s"] = time.perf_counter() - start
-            return ItemMap(xy.astype(np.float32), item_ids, list(map(str, titles)), list(groups),
-                           vecs, n_neighbors, key, path, embedder_name, None, placed=placed,
-                           timings=timings)
-    start = time.perf_counter()
-    import umap  # ~3 s the first time in a process; numba compiles the fit (~10 s) once
-
-    timings["import_s"] = time.perf_counter() - start
-    reducer = umap.UMAP(**{**params, "n_neighbors": n_neighbors}, n_components=2, n_jobs=1)
-    start = time.perf_counter()
-    xy = reducer.fit_transform(vecs).astype(np.float32)
-    timings["fit_s"] = time.perf_counter() - start
-    if path is not None:
-        buf = _npz_bytes(xy=xy, item_ids=np.array(item_ids))
-        _write_atomic(path.with_suffix(".pkl"), pickle.dumps(reducer))
-        _write_atomic(path, buf)
-        _write_atomic(path.with_suffix(".placed.json"), b"{}")
-    return ItemMap(xy, item_ids, list(map(str, titles)), list(groups), vecs, n_neighbors, key, path,
-                   embedder_name, reducer, timings=timings)
-
-
-def _npz_bytes(**arrays) -> bytes:
-    import io
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
-def item_map(ws, cache_dir: str | Path | None = None, refit: bool = False,
-             method: str = "interpolate") -> ItemMap:
-    """The workspace's item map (fitted once per embedder and catalogue, cached under
-    cfg.embed.cache_dir/umap/ unless cache_dir says otherwise); method: how `place` puts
-    profiles on it ("interpolate" or "transform", see the module docstring)."""
-    items = ws.prepared.items
-    imap = fit_item_map(ws.item_vecs, items["item_id"].astype(str).tolist(),
-                        items["title"].astype(str).tolist(), item_groups(items),
-                        getattr(ws.embedder, "name", ""),
-                        cache_dir if cache_dir is not None else ws.cfg.embed.cache_dir,
-                        refit=refit)
-    imap.method = method
-    return imap
-
-
 def item_map_figure(imap: ItemMap, title: str = "", height: int = 560) -> go.Figure:
     """The catalogue on its UMAP map, one colour (and legend entry) per sub-category.
 
@@ -440,162 +156,6 @@ def item_map_figure(imap: ItemMap, title: str = "", height: int = 560) -> go.Fig
                       yaxis=dict(title="UMAP 2", range=y_range, zeroline=False),
                       plot_bgcolor="white")
     return fig
-
-
-# =========================================================================== trajectories
-
-@dataclass
-class Trajectories:
-    """A run's snapshot panel placed on an item map.
-
-    points: one row per (step, user): step, user_id, text, x, y, cosine (to the positive, in the
-    embedding space), rank (the positive's 1-based rank among all items), words, and one column
-    per reward (reward names in `reward_names`, "total" last).
-    users: one row per panel user: user_id, label, color, positive, positive_row (-1 when the
-    positive is not in the catalogue), positive_title, history_rows (what the prompt showed).
-    message: why there is nothing to draw (no snapshots, empty panel), else None.
-    """
-    points: pd.DataFrame
-    users: pd.DataFrame
-    steps: list[int]
-    n_items: int
-    reward_names: list[str]
-    label: str = ""
-    message: str | None = None
-
-    @property
-    def empty(self) -> bool:
-        return self.points.empty
-
-
-NO_SNAPSHOTS = ("{where} has no panel snapshots (snapshots.jsonl is missing or empty): a run writes "
-                "them when train.snapshot_every > 0 and train.panel_users > 0, at step 0 and "
-                "every snapshot_every steps")
-
-
-def empty_trajectories(n_items: int, label: str, message: str) -> Trajectories:
-    return Trajectories(pd.DataFrame(columns=["step", "user_id", "text", "x", "y", "cosine", "rank"]),
-                        pd.DataFrame(columns=["user_id", "label", "color", "positive",
-                                              "positive_row", "positive_title", "history_rows"]),
-                        [], n_items, [], label, message)
-
-
-def trajectories(snapshots: pd.DataFrame, ws, imap: ItemMap, label: str = "",
-                 history_items: int | None = None) -> Trajectories:
-    """Place a run's snapshots (load_snapshots) on the map and measure the true distances.
-
-    The rank and cosine come from the snapshot's stored profile embedding against ws.item_vecs
-    (the full catalogue; ties count against the positive, as in the evaluation), not from the map.
-    history_items: how many of each user's most recent history items to mark (default: as many
-    as the run's prompt showed, cfg.profiler.max_history_items).
-    """
-    from bluekit.evaluate import target_ranks
-
-    n_items = len(ws.item_vecs)
-    needed = {"step", "user_id", "text", "embedding", "positive"}
-    if snapshots is None or snapshots.empty or not needed <= set(snapshots.columns):
-        return empty_trajectories(n_items, label, NO_SNAPSHOTS.format(where=label or "this run"))
-    snaps = snapshots.dropna(subset=["embedding"]).copy()
-    snaps = snaps[snaps["embedding"].map(lambda e: isinstance(e, (list, tuple)) and len(e) > 0)]
-    if snaps.empty:
-        return empty_trajectories(n_items, label, NO_SNAPSHOTS.format(where=label or "this run"))
-    snaps["step"] = snaps["step"].astype(int)
-    snaps["user_id"] = snaps["user_id"].astype(str)
-    snaps = snaps.drop_duplicates(["step", "user_id"], keep="last").sort_values(["step"], kind="stable")
-    vecs = np.array(snaps["embedding"].tolist(), dtype=np.float32)
-    if vecs.shape[1] != ws.item_vecs.shape[1]:
-        return empty_trajectories(n_items, label, (
-            f"{label or 'this run'}: its profile embeddings have {vecs.shape[1]} dimensions but this "
-            f"workspace's items have {ws.item_vecs.shape[1]}: load the run's own config"))
-    vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-    index = ws.prepared.item_index
-    pos_rows = np.array([index.get(str(p), -1) for p in snaps["positive"]], dtype=np.int64)
-    ranks = target_ranks(vecs, ws.item_vecs, pos_rows)
-    cos = np.where(pos_rows >= 0, np.einsum("ij,ij->i", vecs, ws.item_vecs[np.maximum(pos_rows, 0)]),
-                   np.nan)
-    xy = imap.place(vecs)
-    rewards = [r if isinstance(r, dict) else {} for r in snaps.get("rewards", [{}] * len(snaps))]
-    names = sorted({k for r in rewards for k in r if k != "total"})
-    if any("total" in r for r in rewards):
-        names.append("total")
-    points = pd.DataFrame({"step": snaps["step"].to_numpy(), "user_id": snaps["user_id"].to_numpy(),
-                           "text": snaps["text"].fillna("").astype(str).to_numpy(),
-                           "x": xy[:, 0], "y": xy[:, 1], "cosine": cos, "rank": ranks,
-                           "positive": snaps["positive"].astype(str).to_numpy()})
-    points["words"] = points["text"].str.split().map(len)
-    for name in names:
-        points[name] = [r.get(name, np.nan) for r in rewards]
-    users = _panel_users(points, ws, history_items)
-    return Trajectories(points.reset_index(drop=True), users, sorted(points["step"].unique().tolist()),
-                        n_items, names, label, None)
-
-
-def _panel_users(points: pd.DataFrame, ws, history_items: int | None) -> pd.DataFrame:
-    items = ws.prepared.items
-    index = ws.prepared.item_index
-    keep = history_items if history_items is not None else int(
-        getattr(getattr(ws.cfg, "profiler", None), "max_history_items", 8) or 8)
-    test = ws.prepared.splits.test
-    histories = {}
-    if len(test):
-        for user, hist in zip(test["user_id"].astype(str), test["history"]):
-            histories.setdefault(user, list(hist) if hist is not None else [])
-    rows = []
-    order = list(dict.fromkeys(points["user_id"]))
-    for i, user in enumerate(order):
-        positive = str(points.loc[points.user_id == user, "positive"].iloc[-1])
-        row = index.get(positive, -1)
-        history = [index[h] for h in histories.get(user, [])[-keep:] if h in index] if keep else []
-        rows.append({"user_id": user, "label": f"user {i + 1} ({user[:8]})",
-                     "color": _USER_COLORS[i % len(_USER_COLORS)], "positive": positive,
-                     "positive_row": int(row),
-                     "positive_title": str(items["title"].iloc[row]) if row >= 0 else "(not in catalogue)",
-                     "history_rows": history})
-    return pd.DataFrame(rows)
-
-
-def run_trajectories(run_dir: str | Path, ws, imap: ItemMap, label: str | None = None) -> Trajectories:
-    """Trajectories of a run folder (cfg.train.output_dir, or data/pretrained/<name>/)."""
-    from bluekit.train import load_snapshots
-
-    run_dir = Path(run_dir)
-    label = label if label is not None else str(run_dir)
-    if not run_dir.is_dir():
-        return empty_trajectories(len(ws.item_vecs), label, f"{run_dir} is not a folder: train first "
-                                  "(python -m bluekit train) or name a run folder")
-    return trajectories(load_snapshots(run_dir), ws, imap, label)
-
-
-def trajectory_summary(traj: Trajectories) -> dict:
-    """First vs last snapshot over the panel: median rank and cosine, users whose rank improved."""
-    if traj.empty:
-        return {"users": 0, "steps": 0}
-    first, last = traj.steps[0], traj.steps[-1]
-    a = traj.points[traj.points.step == first].set_index("user_id")
-    b = traj.points[traj.points.step == last].set_index("user_id")
-    both = a.index.intersection(b.index)
-    a, b = a.loc[both], b.loc[both]
-    return {"users": int(len(both)), "steps": len(traj.steps), "first_step": int(first),
-            "last_step": int(last),
-            "median_rank_first": float(np.median(a["rank"])), "median_rank_last": float(np.median(b["rank"])),
-            "median_cosine_first": float(np.nanmedian(a["cosine"])),
-            "median_cosine_last": float(np.nanmedian(b["cosine"])),
-            "users_rank_improved": int((b["rank"] < a["rank"]).sum()),
-            "users_cosine_improved": int((b["cosine"] > a["cosine"]).sum())}
-
-
-def map_agreement(imap: ItemMap, traj: Trajectories) -> float:
-    """How far the map can be trusted: Spearman correlation, over every snapshot point, between
-    the 2-D distance to the positive on the map and the true cosine distance (1 = same order)."""
-    if traj.empty:
-        return float("nan")
-    pts = traj.points.merge(traj.users[["user_id", "positive_row"]], on="user_id")
-    pts = pts[pts["positive_row"] >= 0]
-    if len(pts) < 3:
-        return float("nan")
-    target = imap.xy[pts["positive_row"].to_numpy(dtype=int)]
-    on_map = np.hypot(pts["x"].to_numpy() - target[:, 0], pts["y"].to_numpy() - target[:, 1])
-    return float(pd.Series(on_map).corr(pd.Series(1.0 - pts["cosine"].to_numpy()), method="spearman"))
 
 
 # =========================================================================== the trajectory map
@@ -828,88 +388,6 @@ def user_map(imap: ItemMap, positive_row: int, history_rows: Sequence[int],
                       yaxis=dict(range=y_range, showticklabels=False, showgrid=False, zeroline=False),
                       legend=dict(orientation="h", y=-0.02))
     return fig
-
-
-# =========================================================================== attribution
-
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
-_PHRASE_SPLIT = re.compile(r"(?<=[,:])\s+|\s+(?=\b(?:and|but|with|while|especially)\b)")
-
-
-def split_units(text: str, unit: str = "auto") -> list[str]:
-    """A profile cut into sentences (or, for one sentence or unit="phrase", into phrases).
-
-    The pieces joined with single spaces give back the text (whitespace normalised).
-
-    >>> split_units("Loves boots. Hates rain!  Reads a lot.")
-    ['Loves boots.', 'Hates rain!', 'Reads a lot.']
-    >>> split_units("Likes trail shoes, wool socks and rain jackets")
-    ['Likes trail shoes,', 'wool socks', 'and rain jackets']
-    """
-    text = " ".join(str(text).split())
-    if not text:
-        return []
-    units = [u for u in _SENTENCE_END.split(text) if u]
-    if unit == "phrase" or (unit == "auto" and len(units) < 2):
-        units = [p for u in units for p in _PHRASE_SPLIT.split(u) if p and p.strip()]
-    return [u.strip() for u in units]
-
-
-def encode_quietly(embedder, texts: Sequence[str]) -> np.ndarray:
-    """embedder.encode_queries without a progress bar (a notebook cell stays readable)."""
-    before = getattr(embedder, "show_progress", None)
-    if before is not None:
-        embedder.show_progress = False
-    try:
-        return embedder.encode_queries(list(texts))
-    finally:
-        if before is not None:
-            embedder.show_progress = before
-
-
-def loo_texts(text: str, unit: str = "auto") -> list[str]:
-    """The profile (whitespace normalised) followed by the profile without each unit in turn.
-
-    >>> loo_texts("Loves boots. Hates rain.")
-    ['Loves boots. Hates rain.', 'Hates rain.', 'Loves boots.']
-    """
-    units = split_units(text, unit)
-    if not units:
-        return []
-    return [" ".join(units)] + [" ".join(units[:i] + units[i + 1:]) for i in range(len(units))]
-
-
-def attribution(text: str, positive_row: int, item_vecs: np.ndarray, embedder,
-                unit: str = "auto", exclude: Sequence[int] | None = None,
-                vectors: np.ndarray | None = None) -> pd.DataFrame:
-    """Leave-one-out contribution of each sentence (or phrase) of a profile to its positive.
-
-    For each unit: the profile without it is embedded, and the change in cosine to the positive
-    and in the positive's full-catalogue rank is measured. delta_cosine = full - without (> 0: the
-    unit pulls the profile towards the positive); delta_rank = rank without - rank full (> 0:
-    removing the unit pushes the positive down the ranking, so the unit helps).
-    Returns one row per unit: unit, cosine_without, rank_without, delta_cosine, delta_rank, with
-    the full profile's cosine and rank in .attrs. vectors: the embeddings of
-    `loo_texts(text, unit)` when the caller has them already (the editor embeds once).
-    """
-    from bluekit.evaluate import target_ranks
-
-    units = split_units(text, unit)
-    cols = ["unit", "cosine_without", "rank_without", "delta_cosine", "delta_rank"]
-    if not units or positive_row is None or positive_row < 0:
-        out = pd.DataFrame(columns=cols)
-        out.attrs.update(cosine=float("nan"), rank=float("nan"), units=units)
-        return out
-    texts = loo_texts(text, unit)
-    vecs = encode_quietly(embedder, texts) if vectors is None else np.asarray(vectors, dtype=np.float32)
-    target = [positive_row] * len(texts)
-    ranks = target_ranks(vecs, item_vecs, target, [list(exclude or [])] * len(texts) if exclude else None)
-    cos = vecs @ item_vecs[positive_row]
-    out = pd.DataFrame({"unit": units, "cosine_without": cos[1:], "rank_without": ranks[1:]})
-    out["delta_cosine"] = cos[0] - out["cosine_without"]
-    out["delta_rank"] = out["rank_without"] - ranks[0]
-    out.attrs.update(cosine=float(cos[0]), rank=float(ranks[0]))
-    return out[cols]
 
 
 def attribution_html(table: pd.DataFrame, scale: float | None = None) -> str:
