@@ -19,7 +19,9 @@ help:
 	@echo "make test      the test suite (includes every notebook executed headless)"
 	@echo "make lab       JupyterLab with the bluekit kernel"
 	@echo "make bench     benchmarks that print throughput numbers"
-	@echo "make train-long  the ~1 h CPU run whose adapter is published in data/pretrained/cpu-long"
+	@echo "make train-long  the long CPU run whose adapter is published in data/pretrained/cpu-long"
+	@echo "make gpu-smoke   one NVIDIA GPU, offline: plain TRL vs Unsloth on gpu-small (docs/GPU.md)"
+	@echo "make gpu-smoke-dry / gpu-wheels   the same on this CPU with a tiny model / wheels for a bare GPU machine"
 
 install: $(STAMP) browser
 
