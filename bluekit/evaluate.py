@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -373,3 +374,45 @@ def _align(pa: pd.DataFrame, pb: pd.DataFrame, metric: str) -> pd.DataFrame:
     left = pa[["user_id", metric]].assign(_occ=pa.groupby("user_id").cumcount())
     right = pb[["user_id", metric]].assign(_occ=pb.groupby("user_id").cumcount())
     return left.merge(right, on=["user_id", "_occ"], suffixes=("_a", "_b"))
+
+
+# ---------------------------------------------------------------- faithfulness of profile text
+
+_PERSON = re.compile(
+    r"\b\d+[- ]year[- ]old\b|\byears? old\b|\b(?:he|she|his|her|him)\b|\b(?:student|teacher|mother|"
+    r"father|mom|dad|wife|husband|nurse|engineer|doctor|retired|retiree|sailor|grandmother|"
+    r"grandfather|college|teenager)\b", re.IGNORECASE)
+
+
+def faithfulness(texts_by_user: Mapping[str, str], examples: pd.DataFrame,
+                 items: pd.DataFrame) -> dict:
+    """How often profiles copy the history or invent details, against what the prompt showed.
+
+    Per profile: `copies_title` = it contains a whole title of one of the user's history items;
+    `invents_brand` = it names a brand (an item's `store`) that none of the user's history items
+    has; `invents_person` = it states personal facts the data never gives (an age, a gender
+    pronoun, an occupation or family role). Returns the share of profiles with each, and n.
+
+    >>> items = pd.DataFrame({"item_id": ["a", "b"], "title": ["Red Boot", "Blue Hat"],
+    ...                       "store": ["Acme", "Zed"]})
+    >>> ex = pd.DataFrame({"user_id": ["u", "v"], "history": [["a"], ["a"]]})
+    >>> faithfulness({"u": "Loves the Red Boot.", "v": "She likes Zed hats."}, ex, items)
+    {'copies_title': 0.5, 'invents_brand': 0.5, 'invents_person': 0.5, 'n': 2}
+    """
+    title_of = dict(zip(items["item_id"].astype(str), items["title"].fillna("").astype(str)))
+    store_of = dict(zip(items["item_id"].astype(str), items.get("store", pd.Series(
+        [""] * len(items))).fillna("").astype(str)))
+    brands = {s for s in store_of.values() if len(s) > 2}
+    flags = {"copies_title": [], "invents_brand": [], "invents_person": []}
+    for user, history in zip(examples["user_id"], examples["history"]):
+        text = str(texts_by_user.get(user, "") or "")
+        lower = text.lower()
+        history = [str(h) for h in (history if history is not None else [])]
+        titles = [title_of.get(h, "").lower() for h in history]
+        own = {store_of.get(h, "") for h in history}
+        named = {b for b in brands if re.search(rf"\b{re.escape(b)}\b", text)}
+        flags["copies_title"].append(any(t and t in lower for t in titles))
+        flags["invents_brand"].append(bool(named - own))
+        flags["invents_person"].append(bool(_PERSON.search(text)))
+    n = len(examples)
+    return {**{k: float(np.mean(v)) if n else float("nan") for k, v in flags.items()}, "n": n}

@@ -151,3 +151,17 @@ def test_a_non_finite_query_ranks_its_target_last_and_a_broken_item_raises():
     items[2, 1] = np.nan
     with pytest.raises(ValueError, match=r"item vectors hold NaN/inf \(rows \[2\]\)"):
         target_ranks(queries[:1], items, [0])
+
+
+def test_faithfulness_flags_copied_titles_foreign_brands_and_personal_facts():
+    from bluekit.evaluate import faithfulness
+    items = pd.DataFrame({"item_id": ["a", "b", "c"],
+                          "title": ["Northpeak Suede Hiking Boot", "Alpenglow Rain Jacket", "Wool Socks"],
+                          "store": ["Northpeak", "Alpenglow", "Woolly"]})
+    ex = pd.DataFrame({"user_id": ["u1", "u2", "u3", "u4"], "history": [["a"], ["a"], ["a", "b"], []]})
+    texts = {"u1": "Bought the Northpeak Suede Hiking Boot last month.",   # copies a title
+             "u2": "A fan of Alpenglow gear.",                              # a brand never bought
+             "u3": "A 25-year-old hiker who likes Northpeak and Alpenglow.",  # own brands, an age
+             "u4": ""}
+    result = faithfulness(texts, ex, items)
+    assert result == {"copies_title": 0.25, "invents_brand": 0.25, "invents_person": 0.25, "n": 4}
