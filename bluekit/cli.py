@@ -97,7 +97,8 @@ def cmd_compare(args) -> None:
     for source in args.configs:
         _importable_next_to(source.partition("=")[2] or source)
     table = compare(args.configs, args.out, steps=args.steps, minutes=args.minutes, seeds=args.seeds,
-                    eval_at=args.eval_at or [], overrides=_overrides(args.set), jobs=args.jobs)
+                    eval_at=args.eval_at or [], overrides=_overrides(args.set), jobs=args.jobs,
+                    threads=args.threads)
     print(markdown_table(table))
     print(f"table written to {Path(args.out) / 'table.md'} (.csv, .json)")
 
@@ -165,7 +166,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (default 0)")
     p.add_argument("--eval-at", type=int, nargs="*", metavar="STEP",
                    help="also evaluate the adapter at these steps (a learning curve)")
-    p.add_argument("--jobs", type=int, default=1, help="runs in parallel, one torch thread each")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads per run (1 repeats exactly; 2 is faster on an idle machine)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override for every configuration (data, eval: must be the same for all)")
     p.set_defaults(func=cmd_compare)
