@@ -9,10 +9,14 @@ time, and evaluated on the held-out users at each `--eval-at` step (the adapter 
 during the same run) against the untrained profiler, user by user. The table (OUT/table.md,
 .csv, .json) has one row per (configuration, seed, step) and one "mean" row per (configuration,
 step): Recall@10, NDCG@10, MRR, median rank, NDCG@10 over the untrained profiler's (ndcg_x),
-paired Wilcoxon p on NDCG@10 and MRR against the untrained profiler, the training reward's rise (last quarter minus first quarter of the steps,
-with a bootstrap 95% CI), the share of completions cut off at the token cap, mean words, and
-seconds per step (wall, and CPU: the one that compares on a shared machine). Rerunning the same command resumes: a finished training (same config) and
-its evaluations are reused, an interrupted one continues from its last checkpoint.
+paired Wilcoxon p on NDCG@10 and MRR against the untrained profiler, the training reward's rise
+(last quarter minus first quarter of the steps, with a bootstrap 95% CI), the share of completions cut off at the token cap, mean words, and
+seconds per step (wall, and CPU: the one that compares on a shared machine).
+
+Rerunning the same command resumes: a finished training (same config) and its evaluations are
+reused, an interrupted one continues from its last checkpoint, and the same configuration with a
+larger --steps continues from its last checkpoint too (a longer learning curve; exact with a
+constant learning rate, TRL's schedules restart their horizon).
 """
 from __future__ import annotations
 
@@ -88,10 +92,13 @@ def train_and_evaluate(config_path: str | Path) -> None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     cfg = load_config(config_path)
     folder = Path(cfg.train.output_dir)
-    same = (folder / CONFIG_FILE).exists() and load_config(folder / CONFIG_FILE) == cfg
-    if not (same and (folder / RUN_FILE).exists()):  # not finished with this very config
-        if not same:  # another config trained here: its evaluation is stale
-            (folder / EVAL_FILE).unlink(missing_ok=True)
+    saved = load_config(folder / CONFIG_FILE) if (folder / CONFIG_FILE).exists() else None
+    same = saved is not None and without_budget(saved) == without_budget(cfg)
+    if not (saved == cfg and (folder / RUN_FILE).exists()):  # not finished with this config
+        (folder / EVAL_FILE).unlink(missing_ok=True)  # the final adapter will change
+        if not same:
+            (folder / UNTRAINED_FILE).unlink(missing_ok=True)
+        # The same run with a larger budget continues from its last checkpoint (a longer curve).
         train_profiler(cfg, resume=same, progress=False)
     ws = pipeline.workspace(cfg)
     if not (folder / UNTRAINED_FILE).exists():  # a run's own prompt settings may differ
@@ -100,6 +107,15 @@ def train_and_evaluate(config_path: str | Path) -> None:
         if not (target / EVAL_FILE).exists():
             result = pipeline.profiler_result(ws, target.name, target)
             save_results([result], target / EVAL_FILE)
+
+
+def without_budget(cfg: Config) -> Config:
+    """The config with its budget (steps, minutes, curve points) blanked: two configs equal
+    under it are one run trained for different lengths."""
+    import dataclasses
+    grpo = {k: v for k, v in cfg.train.grpo.items() if k != "max_steps"}
+    train = dataclasses.replace(cfg.train, max_minutes=None, save_adapter_at=[], grpo=grpo)
+    return dataclasses.replace(cfg, train=train)
 
 
 def evaluation_folders(folder: Path) -> list[Path]:
@@ -147,7 +163,7 @@ def is_done(run: Run, cfg: Config) -> bool:
 
     saved = run.folder / CONFIG_FILE
     if not (run.folder / RUN_FILE).exists() or not saved.exists() or load_config(saved) != cfg:
-        return False
+        return False  # not trained, or trained with another config or budget
     return (run.folder / UNTRAINED_FILE).exists() and \
         all((target / EVAL_FILE).exists() for target in evaluation_folders(run.folder))
 

@@ -36,12 +36,19 @@ def test_compare_trains_evaluates_tabulates_and_resumes(tmp_path):
     assert stamps() == before
     assert again.equals(table)
 
+    # The same configuration with a larger budget continues from its last checkpoint.
+    longer = compare(["smoke"], out, steps=4, seeds=[0], eval_at=[2])
+    smoke_dir = out / "smoke" / "seed-0"
+    assert json.loads((smoke_dir / "run.json").read_text())["resumed_from"].endswith("checkpoint-3")
+    assert sorted(longer.loc[longer["seed"] == 0, "step"]) == [2, 4]
+    before = stamps()
+
     # A changed configuration retrains that configuration only.
     fast.write_text("base: smoke\ntrain:\n  grpo:\n    learning_rate: 2.0e-3\n")
-    compare(["smoke", f"fast={fast}"], out, steps=3, seeds=[0], eval_at=[2], jobs=2)
+    compare(["smoke", f"fast={fast}"], out, steps=4, seeds=[0], eval_at=[2], jobs=2)
     smoke_run = out / "smoke" / "seed-0" / "run.json"
     assert smoke_run.stat().st_mtime_ns == before[smoke_run]
-    assert json.loads((out / "fast" / "seed-0" / "run.json").read_text())["global_step"] == 3
+    assert json.loads((out / "fast" / "seed-0" / "run.json").read_text())["global_step"] == 4
     fast_run = out / "fast" / "seed-0" / "run.json"
     assert fast_run.stat().st_mtime_ns != before[fast_run]
 
