@@ -236,26 +236,29 @@ class Cosine(_EmbeddingReward):
 
 @register("rank_reward")
 class RankReward(_EmbeddingReward):
-    """Reciprocal rank ("mrr": 1/rank) or NDCG ("ndcg": 1/log2(rank+1)) of the positive item.
+    """How high the positive item ranks: reciprocal rank ("mrr": 1/rank), NDCG ("ndcg":
+    1/log2(rank+1)) or log-rank ("log": 1 - log(rank)/log(n), every halving of the rank worth the
+    same: the densest signal far from the top, where an untrained profile's target sits).
 
     Candidates are the whole catalogue (``candidates="all"``, the evaluation protocol) or the
-    positive plus ``num_candidates - 1`` sampled items (seeded per step and user). Items tied
-    with the positive rank ahead of it. Range: (0, 1].
-
+    positive plus ``num_candidates - 1`` sampled items (seeded per step and user); n is their
+    number. Items tied with the positive rank ahead of it. Range: (0, 1] ("log": [0, 1]).
 
     >>> from bluekit.rewards import toy_context
     >>> reward = RankReward(toy_context(), metric="mrr")
     >>> reward(completions=["waterproof hiking boots", "hiking socks"], positive=["boots", "boots"])
     [1.0, 0.5]
+    >>> RankReward(toy_context(), metric="log")(completions=["hiking socks"], positive=["boots"])
+    [0.6666666666666666]
     """
     floor = 0.0
 
     def __init__(self, ctx: RewardContext, metric: str = "mrr", candidates: str = "all",
                  num_candidates: int = 100):
         super().__init__(ctx)
-        if metric not in ("mrr", "ndcg") or candidates not in ("all", "sampled"):
-            raise RewardError(f"{self.__name__}: metric must be 'mrr' or 'ndcg' and candidates 'all' or "
-                              f"'sampled' (got {metric!r}, {candidates!r})")
+        if metric not in ("mrr", "ndcg", "log") or candidates not in ("all", "sampled"):
+            raise RewardError(f"{self.__name__}: metric must be 'mrr', 'ndcg' or 'log' and candidates "
+                              f"'all' or 'sampled' (got {metric!r}, {candidates!r})")
         self.metric, self.candidates, self.num_candidates = metric, candidates, int(num_candidates)
         self.chunk = 65536
 
@@ -280,5 +283,8 @@ class RankReward(_EmbeddingReward):
 
     def values(self, batch: Batch, profile_vecs: np.ndarray) -> list[float]:
         ranks = self.ranks(batch, profile_vecs)
+        if self.metric == "log":
+            n = self.ctx.num_items if self.candidates == "all" else self.num_candidates
+            return (1.0 - np.log(ranks) / np.log(max(n, 2))).tolist()
         scores = 1.0 / ranks if self.metric == "mrr" else 1.0 / np.log2(ranks + 1.0)
         return scores.tolist()
