@@ -57,11 +57,15 @@ bench: install
 	OMP_NUM_THREADS=1 $(PY) bench/bench_grpo_step.py
 	OMP_NUM_THREADS=1 $(PY) bench/bench_viz.py
 
-# About an hour on 2 cores; publishes the adapter, logs and snapshots for the notebooks.
+# About 2.5 hours on one CPU thread: trains cpu-long through compare (held-out evaluations at 30,
+# 60, 120, 240 steps and the end: the learning curve) and publishes the adapter, logs, snapshots,
+# held-out profiles and curve in data/pretrained/cpu-long/. Interrupted, it resumes; rerun the
+# compare line with a larger --steps to extend the run from its last checkpoint.
+LONG := compare cpu-long --steps 480 --eval-at 30 60 120 240 --out runs/cpu-long
 train-long: install
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m bluekit train --config cpu-long --fresh
-	$(PY) -m bluekit publish runs/cpu-long/train cpu-long \
-	  --command "OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} python -m bluekit train --config cpu-long --fresh"
+	OMP_NUM_THREADS=1 $(PY) -m bluekit $(LONG)
+	$(PY) -m bluekit publish runs/cpu-long/cpu-long/seed-0 cpu-long --curve runs/cpu-long/table.md \
+	  --command "OMP_NUM_THREADS=1 python -m bluekit $(LONG)"
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

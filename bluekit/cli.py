@@ -105,7 +105,7 @@ def cmd_compare(args) -> None:
 
 def cmd_publish(args) -> None:
     from bluekit.train import publish_run
-    dest = publish_run(args.run, args.name, args.command)
+    dest = publish_run(args.run, args.name, args.command, curve=args.curve)
     print(f"published {args.run} as {dest}")
 
 
@@ -177,6 +177,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("name", help="published name, e.g. cpu-long")
     p.add_argument("--command", default="make train-long",
                    help="the command that produced the run (written into its README)")
+    p.add_argument("--curve", default=None,
+                   help="a compare table of the run (its learning curve), shipped as curve.md")
     p.set_defaults(func=cmd_publish)
     p = sub.add_parser("report", help="write one self-contained HTML report of a training run")
     p.add_argument("run", help="run folder, e.g. runs/demo/train or data/pretrained/cpu-long")

@@ -41,11 +41,16 @@ def pretrained_run(name: str, root: str | Path = PRETRAINED_DIR) -> Path:
     return folder
 
 
+CURVE_FILE = "curve.md"
+
+
 def publish_run(run_dir: str | Path, name: str, command: str,
-                root: str | Path = PRETRAINED_DIR) -> Path:
+                root: str | Path = PRETRAINED_DIR, curve: str | Path | None = None) -> Path:
     """Copy a finished LoRA run's adapter, config, logs and snapshots to root/name (atomically).
 
     command: the exact command line that produced the run, written into the README.
+    curve: a `python -m bluekit compare` table of the run (its held-out learning curve), shipped
+    as curve.md and shown in the README.
     """
     run_dir = Path(run_dir)
     missing = [f for f in PUBLISHED_FILES if not (run_dir / f).exists()]
@@ -59,23 +64,31 @@ def publish_run(run_dir: str | Path, name: str, command: str,
     for rel in PUBLISHED_FILES + tuple(f for f in OPTIONAL_FILES if (run_dir / f).exists()):
         (staging / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(run_dir / rel, staging / rel)
-    (staging / README).write_text(_readme(name, command, run))
+    curve_text = Path(curve).read_text() if curve else ""
+    if curve_text:
+        (staging / CURVE_FILE).write_text(curve_text)
+    (staging / README).write_text(_readme(name, command, run, curve_text))
     if dest.exists():
         shutil.rmtree(dest)
     staging.rename(dest)
     return dest
 
 
-def _readme(name: str, command: str, run: dict) -> str:
-    return f"""# Published training run: {name}
+def _readme(name: str, command: str, run: dict, curve: str = "") -> str:
+    versions = ", ".join(f"{k} {v}" for k, v in (run.get("versions") or {}).items())
+    text = f"""# Published training run: {name}
 
 Produced by `{command}` from a clone at commit {run.get('git_commit') or 'unknown'}
-(seed {run.get('seed')}, {run.get('global_step')} GRPO steps, {run.get('wall_time_s', 0):.0f} s of training,
-backend {run.get('backend')}). `config.yaml` is the full config of the run;
-`run.json` has the library versions and timings.
+(seed {run.get('seed')}, {run.get('global_step')} GRPO steps, {run.get('total_wall_time_s', run.get('wall_time_s', 0)):.0f} s of training,
+backend {run.get('backend')}; {versions}). `config.yaml` is the full config of the run;
+`run.json` has the timings.
 
-This is the LONG CPU run (`make train-long`), not the 8-minute `make demo` run. Label it as
-such wherever it is shown. Files: `final/` (LoRA adapter; the base profiler's tokenizer is
-used), `metrics.jsonl` (every training log line), `snapshots.jsonl` (the held-out panel's
-profiles every few steps, for the widgets).
+This is the LONG CPU run (`make train-long`), not the short `make demo` run. Label it as such
+wherever it is shown. Files: `final/` (LoRA adapter; the base profiler's tokenizer is used),
+`metrics.jsonl` (every training log line), `snapshots.jsonl` (the held-out panel's profiles every
+few steps, for the widgets), `test_profiles.json` (every held-out user's profile, so notebooks
+need not generate them), `curve.md` (the held-out learning curve, when published with one).
 """
+    if curve:
+        text += "\n## Held-out learning curve (`python -m bluekit compare`)\n\n" + curve
+    return text
