@@ -56,9 +56,13 @@ def test_publish_copies_the_adapter_logs_and_command_and_names_what_is_missing(t
         (run / rel).write_text("{}" if rel.endswith(".json") else "x")
     (run / "run.json").write_text(json.dumps({"seed": 3, "global_step": 7, "git_commit": "abc"}))
     (run / "checkpoint-5").mkdir()  # checkpoints are not published
-    dest = publish_run(run, "mine", "make train-long", root=tmp_path / "pretrained")
+    (run / "test_profiles.json").write_text("{}")  # optional: shipped when the run was evaluated
+    curve = tmp_path / "table.md"
+    curve.write_text("| config | step | mrr |\n|---|---|---|\n| mine | 30 | 0.05 |\n")
+    dest = publish_run(run, "mine", "make train-long", root=tmp_path / "pretrained", curve=curve)
     assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == sorted(
-        [*PUBLISHED_FILES, "README.md"])
+        [*PUBLISHED_FILES, "README.md", "test_profiles.json", "curve.md"])
+    assert "| mine | 30 | 0.05 |" in (dest / "README.md").read_text()
     readme = (dest / "README.md").read_text()
     assert "`make train-long`" in readme and "seed 3" in readme and "abc" in readme
     assert pretrained_run("mine", root=tmp_path / "pretrained") == dest
