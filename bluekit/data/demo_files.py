@@ -15,13 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import os
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bluekit.atomic import atomic_path, write_text
 from bluekit.config import AMAZON_TIMESTAMP_CUTS
 
 from .demo_world import (BOOK_WORDS, COLORS, DAY_MS, DEMO_DOMAINS, DEMO_GOOGLE_STATE, DOMAIN_SEED,
@@ -274,20 +274,10 @@ def _join(words: list[str]) -> str:
 # ----------------------------------------------------------------------------------------
 def _write_jsonl_gz(path: Path, rows) -> None:
     """Deterministic gzip JSON lines (no file name or time in the header), written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as raw:
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw:
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
             for row in rows:
                 gz.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
-    os.replace(tmp, path)
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def write_demo_data(out_dir: str | Path, n_users: int = 400, n_items: int = 1200,
@@ -320,14 +310,14 @@ def write_demo_data(out_dir: str | Path, n_users: int = 400, n_items: int = 1200
             _write_jsonl_gz(folder / "meta_categories" / f"meta_{domain}.jsonl.gz",
                             (_amazon_meta(domain, it, stats[i], rng)
                              for i, it in enumerate(world.items)))
-        _write_text(out / "truth" / f"{domain}.jsonl",
+        write_text(out / "truth" / f"{domain}.jsonl",
                     "".join(json.dumps(row, ensure_ascii=False) + "\n"
                             for row in _truth_rows(domain, users, world)))
         folders[domain] = folder
     manifest = {**_settings(n_users, n_items, seed),
                 "domains": {d: str(f.relative_to(out)) for d, f in folders.items()},
                 "timestamp_cuts": list(AMAZON_TIMESTAMP_CUTS)}
-    _write_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    write_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return folders
 
 
