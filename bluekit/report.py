@@ -14,15 +14,16 @@ labelled as such.
 Where the evaluation comes from, in order: the `results` file given; the newest results JSON that
 notebook 04 / `python -m bluekit evaluate` saved in the run's eval.out_dir or the run folder
 (with_cpu_long.json, trained_vs_untrained.json, profiles.json), or in the run folder or its parent
-(runs/demo for runs/demo/train), and that is not older than the run;
-else the snapshot panel alone (first vs last snapshot, few users, said so in the report).
+(runs/demo for runs/demo/train), and that is not older than the run; else the run's saved held-out
+profiles (test_profiles.json, shipped with published runs) against the untrained profiler's; else
+the snapshot panel alone (first vs last snapshot, few users, said so in the report).
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import html
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from bluekit import viz
+from bluekit.atomic import write_text
 from bluekit.errors import KitError
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -166,6 +168,24 @@ def find_results(view: RunView) -> tuple[Path | None, str]:
                     continue  # written before this run finished: another run's numbers
                 return path, f"held-out users ({path})"
     return None, ""
+
+
+def held_out_results(view: RunView) -> list:
+    """Untrained vs this run on every held-out user, from the run's saved held-out profiles
+    (test_profiles.json: published runs ship theirs); [] when the run has none for this data."""
+    from bluekit import pipeline
+    from bluekit.train.run import PROFILES_FILE
+
+    path = view.run_dir / PROFILES_FILE
+    if not path.exists():
+        return []
+    if json.loads(path.read_text()).get("key") != pipeline.profiles_key(view.ws, view.cfg.profiler,
+                                                                         view.run_dir):
+        return []  # profiles of other users or other weights: not this evaluation
+    trained = pipeline.profiler_result(view.ws, view.label, view.run_dir)
+    # The untrained profiler prompted as the run was (its config), on the same users.
+    as_run = dataclasses.replace(view.ws, cfg=view.cfg)
+    return [pipeline.profiler_result(as_run, "untrained profiler"), trained]
 
 
 def panel_results(traj: viz.Trajectories) -> list:
@@ -470,8 +490,12 @@ def write_report(run_dir: str | Path, out: str | Path, compare: str = "auto",
             raise ReportError(f"results file {result_path} not found")
     else:
         result_path, source = find_results(view)
-    evaluated = load_results(result_path) if result_path else panel_results(view.traj)
-    if not result_path:
+    evaluated = load_results(result_path) if result_path else held_out_results(view)
+    if not result_path and evaluated:
+        source = (f"every held-out user ({evaluated[-1].summary['n']}), from the run's saved "
+                  "held-out profiles (test_profiles.json)")
+    elif not result_path:
+        evaluated = panel_results(view.traj)
         source = (f"the snapshot panel only ({view.summary.get('users', 0)} users, first vs last snapshot): "
                   "no held-out evaluation was saved for this run; notebook 04 or "
                   "`python -m bluekit evaluate --run RUN_DIR` writes one")
@@ -506,9 +530,12 @@ def write_report(run_dir: str | Path, out: str | Path, compare: str = "auto",
                 if in_table else "")
         long_eval = ""
         if not in_table:
-            long_results = panel_results(long_view.traj)
-            long_eval = ("<h3>Its evaluation (snapshot panel only)</h3>"
-                         + evaluation_html(long_results, "the published run's snapshot panel", profiler_tests(long_results)))
+            long_results = held_out_results(long_view)
+            what = "every held-out user, from its shipped held-out profiles"
+            if not long_results:
+                long_results, what = panel_results(long_view.traj), "the published run's snapshot panel"
+            long_eval = (f"<h3>Its evaluation ({_e(what)})</h3>"
+                         + evaluation_html(long_results, what, profiler_tests(long_results)))
         body.append(
             "<div class='published'>"
             f"<h2>Published long run: {_e(long_view.run_dir.name)} (NOT the run above)</h2>"
@@ -520,11 +547,7 @@ def write_report(run_dir: str | Path, out: str | Path, compare: str = "auto",
     body.append(f"<p class='small'>Written by <code>python -m bluekit report {_e(run_dir)}</code> on {stamp}. "
                 "Self-contained: no network, no kernel.</p>")
     document = _document(f"BLUE report: {view.label}", "\n".join(body))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(document, encoding="utf-8")
-    os.replace(tmp, out)
+    out = write_text(out, document)
     size = out.stat().st_size
     if size > MAX_BYTES:
         import warnings
