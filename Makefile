@@ -61,7 +61,7 @@ bench: install
 # 60, 120, 240 steps and the end: the learning curve) and publishes the adapter, logs, snapshots,
 # held-out profiles and curve in data/pretrained/cpu-long/. Interrupted, it resumes; rerun the
 # compare line with a larger --steps to extend the run from its last checkpoint.
-LONG := compare cpu-long --steps 480 --eval-at 30 60 120 240 --out runs/cpu-long
+LONG := compare cpu-long --steps 240 --eval-at 30 60 120 --out runs/cpu-long
 train-long: install
 	OMP_NUM_THREADS=1 $(PY) -m bluekit $(LONG)
 	$(PY) -m bluekit publish runs/cpu-long/cpu-long/seed-0 cpu-long --curve runs/cpu-long/table.md \

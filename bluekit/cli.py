@@ -7,6 +7,7 @@
     python -m bluekit evaluate --config cpu-demo --run runs/demo/train
     python -m bluekit publish runs/cpu-long/train cpu-long   # what `make train-long` ends with
     python -m bluekit compare cpu-demo mine=my_run.yaml --steps 150 --seeds 0 1 2  # a study
+    python -m bluekit table runs/study                    # its table so far (trains nothing)
     python -m bluekit demo --out runs/demo          # what `make demo` runs
     python -m bluekit report runs/demo/train --out runs/demo/report.html   # one offline HTML file
 
@@ -103,6 +104,12 @@ def cmd_compare(args) -> None:
     print(f"table written to {Path(args.out) / 'table.md'} (.csv, .json)")
 
 
+def cmd_table(args) -> None:
+    from bluekit.compare import markdown_table, rebuild_table
+    print(markdown_table(rebuild_table(args.out)))
+    print(f"table written to {Path(args.out) / 'table.md'} (.csv, .json)")
+
+
 def cmd_publish(args) -> None:
     from bluekit.train import publish_run
     dest = publish_run(args.run, args.name, args.command, curve=args.curve)
@@ -172,6 +179,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override for every configuration (data, eval: must be the same for all)")
     p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("table", help="a study folder's table as it stands (trains nothing)")
+    p.add_argument("out", help="study folder written by compare")
+    p.set_defaults(func=cmd_table)
     p = sub.add_parser("publish", help="copy a finished run's adapter and logs to data/pretrained/")
     p.add_argument("run", help="training run folder, e.g. runs/cpu-long/train")
     p.add_argument("name", help="published name, e.g. cpu-long")

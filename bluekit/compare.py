@@ -157,6 +157,20 @@ def compare(sources: list[str], out: str | Path, steps: int | None = None,
     return table
 
 
+def rebuild_table(out: str | Path) -> pd.DataFrame:
+    """The table of a study folder as it stands (every LABEL/seed-N with a finished training),
+    without training anything: to read a study while it runs, or to merge folders made by
+    several compare commands."""
+    out = Path(out)
+    if not (out / REFERENCE_FILE).exists():
+        raise ConfigError(f"compare: {out} is not a study folder (no {REFERENCE_FILE})")
+    runs = [Run(folder.parent.name, int(folder.name.split("-")[1]), folder)
+            for folder in sorted(out.glob("*/seed-*"))]
+    table = study_table(out, runs)
+    write_table(table, out)
+    return table
+
+
 def is_done(run: Run, cfg: Config) -> bool:
     """Trained with this very config, and every evaluation written (no process to start)."""
     from bluekit.train.run import CONFIG_FILE, RUN_FILE

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from bluekit.compare import compare, reward_rise
+from bluekit.compare import compare, rebuild_table, reward_rise
 from bluekit.config import ConfigError
 
 
@@ -35,6 +35,12 @@ def test_compare_trains_evaluates_tabulates_and_resumes(tmp_path):
     again = compare(["smoke", f"fast={fast}"], out, steps=3, seeds=[0], eval_at=[2], jobs=2)
     assert stamps() == before
     assert again.equals(table)
+    # The table can be rebuilt from the folder alone (a study read while it runs, or merged).
+    def rows(t):
+        return sorted(map(tuple, t[["config", "seed", "step", "mrr", "p_mrr"]].astype(str).values))
+    assert rows(rebuild_table(out)) == rows(table)
+    with pytest.raises(ConfigError, match="not a study folder"):
+        rebuild_table(tmp_path)
 
     # The same configuration with a larger budget continues from its last checkpoint.
     longer = compare(["smoke"], out, steps=4, seeds=[0], eval_at=[2])
