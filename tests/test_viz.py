@@ -63,9 +63,11 @@ def test_placing_a_profile_is_umaps_own_transform_start(ws, imap):
         reducer.transform_mode = "embedding"
     expected = init_graph_transform(graph.tocsr(), reducer.embedding_)
     np.testing.assert_allclose(imap.place(vecs), expected, atol=1e-3)
-    # an item's own vector lands on the item; placing is deterministic and batch-independent
+    # an item's own vector lands on the item; placing is deterministic and batch-independent (up to
+    # float32 rounding: BLAS may sum a batch of 3 and of 20 in another order, CI saw 2e-7)
     np.testing.assert_allclose(imap.place(ws.item_vecs[5:8]), imap.xy[5:8], atol=1e-5)
-    np.testing.assert_array_equal(imap.place(vecs[:3]), imap.place(vecs)[:3])
+    np.testing.assert_array_equal(imap.place(vecs[:3]), imap.place(vecs[:3]))
+    np.testing.assert_allclose(imap.place(vecs[:3]), imap.place(vecs)[:3], atol=1e-5)
 
 
 def test_full_transform_placements_are_cached_per_vector(imap, ws):
