@@ -38,9 +38,13 @@ def test_published_adapter_loads_onto_smollm2_and_changes_it():
     cfg = load_config(run / "config.yaml")
     trained, tok = load_trained_profiler(run)
     base, _ = load_profiler(cfg.profiler)
-    name = "model.layers.0.self_attn.q_proj.weight"
-    delta = (trained.state_dict()[name] - base.state_dict()[name]).abs().max().item()
-    assert 0 < delta < 1  # the LoRA update is merged in, and it is an update, not a new model
+    def delta(layer: int) -> float:
+        name = f"model.layers.{layer}.self_attn.q_proj.weight"
+        return (trained.state_dict()[name] - base.state_dict()[name]).abs().max().item()
+    trained_layers = cfg.train.lora.get("layers_to_transform") or [0]
+    assert 0 < delta(trained_layers[0]) < 1  # the LoRA update is merged in: an update, not a new model
+    if 0 not in trained_layers:
+        assert delta(0) == 0  # layers outside layers_to_transform are the base model's
     prompt = tok.apply_chat_template([{"role": "user", "content": "Describe a hiker."}],
                                      tokenize=False, add_generation_prompt=True)
     ids = tok(prompt, return_tensors="pt")
