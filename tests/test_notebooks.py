@@ -56,7 +56,7 @@ def test_notebook_runs_headless(executed, name):
     if name.startswith("03"):
         assert record["empty_worst_format"] is True
         assert record["ceiling_win_rate"] > 0.5  # InfoNCE prefers true tastes to a generic profile
-        assert record["winners_differ_when_normalised"] is True  # weights matter once normalised
+        assert record["order_changes_when_normalised"] is True  # weights matter once normalised
     if name.startswith("04"):
         # smoke: 4 GRPO steps of the tiny model (full fine-tune, lr 1e-3) on 32 users; 36 held out
         assert record["steps"] == 4 and record["logged_steps"] == 4 and record["n_test_users"] == 36
