@@ -112,6 +112,31 @@ def profiles_key(ws: Workspace, profiler_cfg, run_dir: str | Path | None = None)
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _profiles_cache(ws: Workspace, run_dir: str | Path | None):
+    """Where a profiler's held-out profiles are cached, their current key, and its settings."""
+    if run_dir is None:
+        profiler_cfg = ws.cfg.profiler
+        key = profiles_key(ws, profiler_cfg)
+        return Path(ws.cfg.embed.cache_dir) / "profiles" / f"untrained-{key}.json", key, profiler_cfg
+    from bluekit.config import load_config
+    from bluekit.train.run import CONFIG_FILE, PROFILES_FILE
+    profiler_cfg = load_config(Path(run_dir) / CONFIG_FILE).profiler
+    return Path(run_dir) / PROFILES_FILE, profiles_key(ws, profiler_cfg, run_dir), profiler_cfg
+
+
+def cached_test_profiles(ws: Workspace, run_dir: str | Path | None = None) -> dict[str, str] | None:
+    """The cached held-out profiles of test_profiles when they are current; None (nothing is
+    generated) when they are missing or were made for another prompt, data, users or adapter."""
+    import json
+
+    path, key, _ = _profiles_cache(ws, run_dir)
+    if path.exists():
+        cached = json.loads(path.read_text())
+        if cached.get("key") == key:
+            return cached["profiles"]
+    return None
+
+
 def test_profiles(ws: Workspace, run_dir: str | Path | None = None, show_progress: bool = True
                   ) -> dict[str, str]:
     """The held-out users' greedy profiles of the untrained profiler (run_dir None) or of a
@@ -119,23 +144,10 @@ def test_profiles(ws: Workspace, run_dir: str | Path | None = None, show_progres
     same in every run), a run's in {run_dir}/test_profiles.json (published runs ship theirs).
     The cache is keyed by profiles_key, so a changed prompt, profiler, data or adapter
     regenerates them. A run is prompted with its own profiler settings (its config.yaml)."""
-    import json
-
-    if run_dir is None:
-        profiler_cfg = ws.cfg.profiler
-        key = profiles_key(ws, profiler_cfg)
-        path = Path(ws.cfg.embed.cache_dir) / "profiles" / f"untrained-{key}.json"
-    else:
-        from bluekit.config import load_config
-        from bluekit.train.run import CONFIG_FILE, PROFILES_FILE
-        profiler_cfg = load_config(Path(run_dir) / CONFIG_FILE).profiler
-        key = profiles_key(ws, profiler_cfg, run_dir)
-        path = Path(run_dir) / PROFILES_FILE
-    if path.exists():
-
-        cached = json.loads(path.read_text())
-        if cached.get("key") == key:
-            return cached["profiles"]
+    cached = cached_test_profiles(ws, run_dir)
+    if cached is not None:
+        return cached
+    path, key, profiler_cfg = _profiles_cache(ws, run_dir)
     if run_dir is None:
         from bluekit.llm import load_profiler
         model, tok = load_profiler(profiler_cfg)

@@ -174,14 +174,9 @@ def held_out_results(view: RunView) -> list:
     """Untrained vs this run on every held-out user, from the run's saved held-out profiles
     (test_profiles.json: published runs ship theirs); [] when the run has none for this data."""
     from bluekit import pipeline
-    from bluekit.train.run import PROFILES_FILE
 
-    path = view.run_dir / PROFILES_FILE
-    if not path.exists():
-        return []
-    if json.loads(path.read_text()).get("key") != pipeline.profiles_key(view.ws, view.cfg.profiler,
-                                                                         view.run_dir):
-        return []  # profiles of other users or other weights: not this evaluation
+    if pipeline.cached_test_profiles(view.ws, view.run_dir) is None:
+        return []  # none saved, or of other users or other weights: not this evaluation
     trained = pipeline.profiler_result(view.ws, view.label, view.run_dir)
     # The untrained profiler prompted as the run was (its config), on the same users.
     as_run = dataclasses.replace(view.ws, cfg=view.cfg)
