@@ -57,8 +57,8 @@ bench: install
 	OMP_NUM_THREADS=1 $(PY) bench/bench_grpo_step.py
 	OMP_NUM_THREADS=1 $(PY) bench/bench_viz.py
 
-# About 2.5 hours on one CPU thread: trains cpu-long through compare (held-out evaluations at 30,
-# 60, 120, 240 steps and the end: the learning curve) and publishes the adapter, logs, snapshots,
+# About 1.5 hours on one CPU thread: trains cpu-long (240 steps) through compare (held-out
+# evaluations at 30, 60, 120 steps and the end: the learning curve) and publishes the adapter, logs, snapshots,
 # held-out profiles and curve in data/pretrained/cpu-long/. Interrupted, it resumes; rerun the
 # compare line with a larger --steps to extend the run from its last checkpoint.
 LONG := compare cpu-long --steps 240 --eval-at 30 60 120 --out runs/cpu-long
