@@ -449,6 +449,30 @@ def test_normalised_weights_mean_what_they_say_and_change_the_ranking():
     assert norm_low[1] > norm_low[0] and norm_high[0] > norm_high[1]  # the weight decides
 
 
+# --------------------------------------------------------------------------- item metadata
+
+def test_rewards_see_item_metadata_through_ctx_and_the_positive_columns(monkeypatch):
+    """A reward can read the next item's category: from the positive_* columns (what training
+    rows carry) or from ctx.items; the example names_category reward scores with either."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    ctx = toy_context()
+    assert ctx.item("tent")["categories"] == ["Sports & Outdoors", "Camping", "Tents"]
+    assert ctx.items["item_id"].tolist() == ctx.item_ids
+    rows = [{"user_id": "u1", "positive": "tent",
+             "positive_categories": ctx.item("tent")["categories"]}] * 3
+    table = score_profiles(["Goes camping and owns two tents.", "Loves hiking boots.", ""],
+                           rows, ctx, [RewardSpec("cat_rewards.names_category", 1.0)])
+    assert table["names_category"].tolist() == [1.0, 0.0, 0.0]
+    # a context without a table says what is missing; a misaligned table is refused
+    bare = RewardContext(ctx.embedder, ctx.item_ids, ctx.item_vecs, ctx.item_titles)
+    with pytest.raises(RewardError, match="no items table"):
+        bare.item("tent")
+    with pytest.raises(RewardError, match="order of item_ids"):
+        RewardContext(ctx.embedder, ctx.item_ids, ctx.item_vecs, ctx.item_titles,
+                      items=ctx.items.iloc[::-1])
+    assert pickle.loads(pickle.dumps(ctx)).item("tent")["price"] == ctx.item("tent")["price"]
+
+
 # --------------------------------------------------------------------------- docs run
 
 def test_the_example_rewards_docstrings_run():
@@ -457,7 +481,8 @@ def test_the_example_rewards_docstrings_run():
     import sys
     sys.path.insert(0, str(EXAMPLES))
     try:
-        result = doctest.testmod(importlib.import_module("my_rewards"))
-        assert result.failed == 0 and result.attempted > 0
+        for name in ("my_rewards", "cat_rewards"):
+            result = doctest.testmod(importlib.import_module(name))
+            assert result.failed == 0 and result.attempted > 0, name
     finally:
         sys.path.remove(str(EXAMPLES))

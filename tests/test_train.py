@@ -22,6 +22,7 @@ from bluekit.rewards import HashingEmbedder
 from bluekit.data import train_test_users
 from bluekit.train import (build_grpo_config, build_panel, build_train_dataset, choose_backend,
                            grpo_kwargs, load_trained_profiler, train_profiler)
+from bluekit.train.dataset import COLUMNS
 from bluekit.train.grpo_config import accepted_keywords
 from bluekit.train.records import read_jsonl
 
@@ -201,7 +202,7 @@ def test_training_rows_use_valid_examples_and_never_the_test_item(tmp_path, worl
     assert not set(train_users) & set(test_users)
     assert len(test_users) == round(0.3 * 40)
     ds = build_train_dataset(world, train_users, cfg)
-    assert set(ds.column_names) == {"prompt", "user_id", "positive", "history"}
+    assert set(ds.column_names) == set(COLUMNS)
     assert ds["user_id"] == train_users
     titles = dict(zip(world.items.item_id, world.items.title))
     test_items = dict(zip(world.splits.test.user_id, world.splits.test.item_id))
@@ -213,8 +214,14 @@ def test_training_rows_use_valid_examples_and_never_the_test_item(tmp_path, worl
         assert row["positive"] != test_items[row["user_id"]]
         prompt = row["prompt"][-1]["content"]
         assert titles[row["positive"]] not in prompt and titles[row["history"][-1]] in prompt
+        # the positive's metadata rides along, for rewards that read it (docs/REWARDS.md)
+        item = world.items.set_index("item_id").loc[row["positive"]]
+        assert row["positive_title"] == item.title
+        assert row["positive_categories"] == list(item.categories)
+        assert row["positive_category"] == item.category and np.isnan(row["positive_price"])
     panel = build_panel(world, test_users[:2], cfg)
     assert [r["positive"] for r in panel] == [test_items[u] for u in test_users[:2]]
+    assert panel[0]["positive_title"] == titles[panel[0]["positive"]]
 
 
 # --------------------------------------------------------------------------- a short run

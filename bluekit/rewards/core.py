@@ -143,6 +143,10 @@ class RewardContext:
     """Everything the rewards read besides the batch: the embedder and the item catalogue.
 
     item_vecs rows are aligned with item_ids and item_titles (normalised again here, to be safe).
+    ``items``: the prepared item table (bluekit.data.schema: title, category, categories = the
+    category path root first, description, features, store, price, text), one row per item in
+    the order of item_ids, or None (a context built from ids and titles only). ``ctx.item(id)``
+    gives one row as a dict. docs/REWARDS.md lists everything a reward receives.
     Reader LLMs of the text-space reward load lazily: pass ``reader=(model, tokenizer)`` (the
     default reader) or a ``reader_factory(spec)`` returning that pair for a model spec (None =
     the default reader, the frozen initial profiler), called once per spec on first use.
@@ -165,6 +169,7 @@ class RewardContext:
     strict: bool = False
     hard_negative_pool: int = 64  # neighbours cached per item for "hard" negatives
     max_completion_length: int | None = None  # the trainer's token cap (length_format's cut-off)
+    items: Any = None  # pandas DataFrame of item metadata, rows aligned with item_ids (or None)
     _row_of: dict[str, int] = field(default_factory=dict, init=False, repr=False)
     _neighbours: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
     _readers: dict[str | None, tuple] = field(default_factory=dict, init=False, repr=False)
@@ -182,6 +187,12 @@ class RewardContext:
         self._row_of = {item: row for row, item in enumerate(self.item_ids)}
         if len(self._row_of) != n:
             raise RewardError("RewardContext: item_ids are not unique")
+        if self.items is not None:
+            self.items = self.items.reset_index(drop=True)
+            # rewards index items by row, so a table in another order would score the wrong item
+            if self.items["item_id"].astype(str).tolist() != self.item_ids:
+                raise RewardError("RewardContext: items must have one row per item_id, in the "
+                                  "order of item_ids")
 
     @classmethod
     def from_texts(cls, embedder, item_ids: Sequence[str], item_texts: Sequence[str],
@@ -227,6 +238,17 @@ class RewardContext:
         """Rows of the given items, skipping ids outside the catalogue (for optional columns)."""
         rows = (self._row_of.get(str(i)) for i in item_ids)
         return np.array([r for r in rows if r is not None], dtype=np.int64)
+
+    def item(self, item_id: str) -> dict:
+        """One item's metadata row (a dict of the items table's columns).
+
+        >>> toy_context().item("boots")["categories"]
+        ['Sports & Outdoors', 'Hiking', 'Boots']
+        """
+        if self.items is None:
+            raise RewardError("this reward needs item metadata: the RewardContext has no items "
+                              "table (build it with reward_context(), or pass items=DataFrame)")
+        return self.items.iloc[self.item_row(item_id)].to_dict()
 
     def titles_of(self, item_ids: Sequence[str]) -> list[str]:
         """Titles of the given items, skipping ids outside the catalogue."""
@@ -296,6 +318,30 @@ TOY_CATALOGUE = {
     "earbuds": "Wireless bluetooth earbuds",
     "yoga": "Yoga mat with carrying strap",
 }
+# The toy items' category paths (root first), so metadata rewards can be tried on the toy context.
+TOY_CATEGORIES = {
+    "boots": ["Sports & Outdoors", "Hiking", "Boots"],
+    "socks": ["Sports & Outdoors", "Hiking", "Socks"],
+    "tent": ["Sports & Outdoors", "Camping", "Tents"],
+    "knife": ["Home & Kitchen", "Cutlery", "Knife Sets"],
+    "pan": ["Home & Kitchen", "Cookware", "Frying Pans"],
+    "novel": ["Books", "Romance"],
+    "earbuds": ["Electronics", "Headphones", "Earbuds"],
+    "yoga": ["Sports & Outdoors", "Yoga", "Mats"],
+}
+
+
+def toy_items():
+    """The toy catalogue as an items table (the prepared table's columns, prices made up)."""
+    import pandas as pd
+
+    ids = list(TOY_CATALOGUE)
+    return pd.DataFrame({
+        "item_id": ids, "title": [TOY_CATALOGUE[i] for i in ids],
+        "category": [TOY_CATEGORIES[i][0] for i in ids], "description": [""] * len(ids),
+        "features": [[] for _ in ids], "categories": [TOY_CATEGORIES[i] for i in ids],
+        "store": [""] * len(ids), "price": [10.0 * (n + 1) for n in range(len(ids))],
+        "address": [""] * len(ids), "text": [TOY_CATALOGUE[i] for i in ids]})
 
 
 def toy_context(dim: int = 256, **kwargs) -> RewardContext:
@@ -306,6 +352,7 @@ def toy_context(dim: int = 256, **kwargs) -> RewardContext:
     (8, 0, 'Waterproof leather hiking boots for trail walking')
     """
     ids, titles = list(TOY_CATALOGUE), list(TOY_CATALOGUE.values())
+    kwargs.setdefault("items", toy_items())
     return RewardContext.from_texts(HashingEmbedder(dim), ids, titles, titles, **kwargs)
 
 
@@ -467,6 +514,7 @@ def reward_context(cfg, prepared, embedder, item_vecs, policy=None) -> RewardCon
     items = prepared.items
     return RewardContext(embedder=embedder, item_ids=items["item_id"].astype(str).tolist(),
                          item_vecs=item_vecs, item_titles=items["title"].astype(str).tolist(),
+                         items=items,
                          seed=cfg.train.seed,
                          max_completion_length=int(cfg.train.grpo["max_completion_length"]),
                          reader_factory=functools.partial(load_reader, cfg.profiler),

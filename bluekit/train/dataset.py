@@ -5,6 +5,10 @@ Columns (docs/ARCHITECTURE.md; the rewards read all but `prompt` as keyword argu
     user_id   the user
     positive  the target item id (the item the profile should land near)
     history   item ids before the target, oldest first (never contains the target)
+    positive_<field>  the target item's metadata, one column per field of POSITIVE_FIELDS
+              (positive_title, positive_category, positive_categories = its category path
+              root first, positive_description, positive_features, positive_store,
+              positive_price (NaN when unknown), positive_address); docs/REWARDS.md
 
 Leakage rule: training users train on their VALID example (target = second-to-last item, history
 before it), so no user's test item is ever a training target; held-out test users are never
@@ -15,11 +19,17 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from bluekit.config import Config
 
-COLUMNS = ("prompt", "user_id", "positive", "history")
+# The item-table fields (bluekit.data.schema.ITEM_COLUMNS) copied onto each row as
+# positive_<field>: a plain TRL reward function then reads them as keyword arguments.
+POSITIVE_FIELDS = ("title", "category", "categories", "description", "features", "store",
+                   "price", "address")
+COLUMNS = ("prompt", "user_id", "positive", "history") + tuple(f"positive_{f}"
+                                                              for f in POSITIVE_FIELDS)
 
 
 def examples_for_users(examples: pd.DataFrame, user_ids: Sequence[str]) -> pd.DataFrame:
@@ -41,9 +51,25 @@ def rows_for_examples(examples: pd.DataFrame, prepared, cfg: Config, tokenizer=N
     messages = profile_prompts(examples, prepared.interactions, prepared.items, cfg.profiler,
                                tokenizer)
     return [{"prompt": msgs, "user_id": str(user), "positive": str(target),
-             "history": [str(h) for h in history]}
+             "history": [str(h) for h in history], **positive_fields(prepared, target)}
             for msgs, user, target, history in zip(messages, examples["user_id"],
                                                    examples["item_id"], examples["history"])]
+
+
+def positive_fields(prepared, item_id) -> dict:
+    """The positive_<field> columns of one row: the target item's metadata (POSITIVE_FIELDS)."""
+    row = prepared.items.iloc[prepared.item_index[str(item_id)]]
+    out = {}
+    for name in POSITIVE_FIELDS:
+        value = row.get(name, "")  # a field the table lacks is empty, never a missing keyword
+        if isinstance(value, (list, tuple, np.ndarray)):
+            value = [str(v) for v in value]  # plain lists: datasets/Arrow and rewards both read them
+        elif name == "price":
+            value = float(value) if value is not None and value != "" else float("nan")
+        else:
+            value = "" if value is None else str(value)
+        out[f"positive_{name}"] = value
+    return out
 
 
 def build_train_dataset(prepared, user_ids: Sequence[str], cfg: Config, tokenizer=None):
