@@ -193,12 +193,38 @@ def _frame_steps(steps: list[int], max_frames: int) -> list[int]:
 
 
 def _path_trace_data(pts: pd.DataFrame, label: str, reward_names, n_items: int) -> dict:
+    """A user's path so far: earlier steps faint (the direction reads at a glance), each marker
+    coloured by the positive's true rank (the shared "rank" colour axis), an arrow at the latest."""
     n = len(pts)
     symbols = ["circle"] * max(n - 1, 0) + (["arrow"] if n > 1 else ["circle"] * n)
-    sizes = [5] * max(n - 1, 0) + ([17] if n > 1 else [10] * n)
+    sizes = [6] * max(n - 1, 0) + ([17] if n > 1 else [10] * n)
+    ranks = pts["rank"].to_numpy(dtype=float)
+    color = np.log10(np.where(np.isfinite(ranks), np.maximum(ranks, 1), max(n_items, 1))).tolist()
     return dict(x=pts["x"].tolist(), y=pts["y"].tolist(),
                 hovertext=[point_hover(r, label, reward_names, n_items) for _, r in pts.iterrows()],
-                marker=dict(symbol=symbols, size=sizes))
+                marker=dict(symbol=symbols, size=sizes, color=color, coloraxis="coloraxis",
+                            opacity=np.linspace(0.15, 1.0, n).round(3).tolist() if n > 1 else [1.0] * n))
+
+
+def _arrow_data(pts: pd.DataFrame) -> dict:
+    """The straight start -> latest arrow of one user's path (empty before two snapshots)."""
+    if len(pts) < 2:
+        return dict(x=[], y=[])
+    return dict(x=[pts["x"].iloc[0], pts["x"].iloc[-1]], y=[pts["y"].iloc[0], pts["y"].iloc[-1]])
+
+
+def _user_selector(fig: go.Figure, traj: Trajectories) -> dict:
+    """A dropdown that shows one panel user at a time (the others fade), or all of them: plain
+    plotly restyle, so it works in the exported HTML with no kernel."""
+    base = [1.0 if t.opacity is None else t.opacity for t in fig.data]
+    buttons = [dict(label="all users", method="restyle", args=[{"opacity": base}])]
+    for _, user in traj.users.iterrows():
+        faded = [o if t.legendgroup in (None, "median") or t.legendgroup == user["user_id"]
+                 else 0.06 for t, o in zip(fig.data, base)]
+        buttons.append(dict(label=_short(user["label"], 40), method="restyle",
+                            args=[{"opacity": faded}]))
+    return dict(type="dropdown", x=0.0, y=1.0, xanchor="left", yanchor="bottom", active=0,
+                showactive=True, pad=dict(b=4), bgcolor="white", buttons=buttons, name="users")
 
 
 def trajectory_map(imap: ItemMap, traj: Trajectories, animate: bool = True,
@@ -208,7 +234,9 @@ def trajectory_map(imap: ItemMap, traj: Trajectories, animate: bool = True,
 
     Left: items as a faint background coloured by sub-category; per panel user the positive item
     (star), the history items the prompt showed (small diamonds), and the profile's position at
-    each snapshot step joined into a path with an arrow at the latest step. Right: cosine to the
+    each snapshot step joined into a dotted path, earlier steps fainter, each point coloured by
+    the positive's true rank (green = near the top), plus one bold arrow from the first to the
+    latest position; a "users" dropdown shows one user at a time. Right: cosine to the
     positive and the positive's rank over steps (each user thin, the median thick): measured in
     the embedding space, these are what the map illustrates.
 
@@ -240,6 +268,7 @@ def trajectory_map(imap: ItemMap, traj: Trajectories, animate: bool = True,
     last_step = traj.steps[-1] if traj.steps else 0
     step_hi = max(int(max_steps or 0), last_step, 1)
     path_idx: list[int] = []
+    arrow_idx: list[int] = []
     for _, user in traj.users.iterrows():
         color, label, group = user["color"], user["label"], user["user_id"]
         hist = np.asarray(user["history_rows"], dtype=int)
@@ -262,12 +291,18 @@ def trajectory_map(imap: ItemMap, traj: Trajectories, animate: bool = True,
         pts = traj.points[traj.points.user_id == group].sort_values("step")
         data = _path_trace_data(pts, label, traj.reward_names, traj.n_items)
         fig.add_scatter(x=data["x"], y=data["y"], mode="lines+markers", name=label, legendgroup=group,
-                        line=dict(color=color, width=1.6), opacity=0.85,
-                        marker=dict(color=color, angleref="previous", line=dict(width=0.5, color="black"),
-                                    **data["marker"]),
+                        meta="path", line=dict(color=color, width=1.2, dash="dot"), opacity=0.9,
+                        marker=dict(angleref="previous", line=dict(width=1, color=color), **data["marker"]),
                         hovertext=data["hovertext"], hovertemplate="%{hovertext}<extra></extra>",
                         row=1, col=1)
         path_idx.append(len(fig.data) - 1)
+        # the whole movement as one bold arrow, start -> latest: the direction without the zig-zag
+        fig.add_scatter(**_arrow_data(pts), mode="lines+markers", meta="arrow", legendgroup=group,
+                        showlegend=False, name=f"{label}: start → latest", hoverinfo="skip",
+                        line=dict(color=color, width=3.5), opacity=0.9,
+                        marker=dict(symbol=["circle-open", "arrow"], size=[9, 20], color=color,
+                                    angleref="previous", line=dict(width=2, color=color)), row=1, col=1)
+        arrow_idx.append(len(fig.data) - 1)
     # The true distances: per user thin, median thick.
     if not traj.empty:
         for column, row in (("cosine", 1), ("rank", 2)):
@@ -309,26 +344,36 @@ def trajectory_map(imap: ItemMap, traj: Trajectories, animate: bool = True,
                            xref="paper", yref="paper", showarrow=False, font=dict(size=14, color="#b00"),
                            bgcolor="rgba(255,255,255,0.9)")
         return fig
+    # one colour axis for every path marker: green = the positive ranks near the top
+    fig.update_layout(coloraxis=dict(
+        colorscale="RdYlGn", reversescale=True, cmin=0, cmax=float(np.log10(max(traj.n_items, 2))),
+        colorbar=dict(title=dict(text="rank of the<br>next item", side="top"), len=0.45, thickness=12,
+                      x=0.56, y=0.02, yanchor="bottom",
+                      tickvals=[0, 1, 2, 3], ticktext=["1", "10", "100", "1000"])))
+    selector = _user_selector(fig, traj)
     if animate:
-        _add_frames(fig, traj, path_idx, cursor_idx, _frame_steps(traj.steps, max_frames),
-                    (cos_lo, cos_hi), rank_hi)
+        _add_frames(fig, traj, path_idx, arrow_idx, cursor_idx,
+                    _frame_steps(traj.steps, max_frames), (cos_lo, cos_hi), rank_hi)
+    fig.update_layout(updatemenus=list(fig.layout.updatemenus) + [selector])
     return fig
 
 
-def _add_frames(fig: go.Figure, traj: Trajectories, path_idx: list[int], cursor_idx: list[int],
-                steps: list[int], cos_range: tuple, rank_hi: float) -> None:
+def _add_frames(fig: go.Figure, traj: Trajectories, path_idx: list[int], arrow_idx: list[int],
+                cursor_idx: list[int], steps: list[int], cos_range: tuple, rank_hi: float) -> None:
     frames = []
     for step in steps:
-        data = []
+        paths, arrows = [], []
         for _, user in traj.users.iterrows():
             pts = traj.points[(traj.points.user_id == user["user_id"]) & (traj.points.step <= step)]
-            d = _path_trace_data(pts.sort_values("step"), user["label"], traj.reward_names, traj.n_items)
-            data.append(go.Scatter(x=d["x"], y=d["y"], hovertext=d["hovertext"],
-                                   marker=dict(color=user["color"], angleref="previous",
-                                               line=dict(width=0.5, color="black"), **d["marker"])))
-        data.append(go.Scatter(x=[step, step], y=list(cos_range)))
-        data.append(go.Scatter(x=[step, step], y=[10 ** rank_hi, 0.7]))
-        frames.append(go.Frame(name=str(step), data=data, traces=path_idx + cursor_idx))
+            pts = pts.sort_values("step")
+            d = _path_trace_data(pts, user["label"], traj.reward_names, traj.n_items)
+            paths.append(go.Scatter(x=d["x"], y=d["y"], hovertext=d["hovertext"],
+                                    marker=dict(angleref="previous", line=dict(width=1, color=user["color"]),
+                                                **d["marker"])))
+            arrows.append(go.Scatter(**_arrow_data(pts)))
+        data = paths + arrows + [go.Scatter(x=[step, step], y=list(cos_range)),
+                                 go.Scatter(x=[step, step], y=[10 ** rank_hi, 0.7])]
+        frames.append(go.Frame(name=str(step), data=data, traces=path_idx + arrow_idx + cursor_idx))
     fig.frames = frames
     # No transition: tweening paths whose point count changes makes invalid SVG (console errors).
     play = dict(frame=dict(duration=700, redraw=False), transition=dict(duration=0),

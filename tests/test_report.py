@@ -127,13 +127,13 @@ def test_report_draws_and_plays_in_headless_chromium_without_network(report, tmp
         gd = "document.getElementById('trajectory-map')"
         assert driver.execute_script(f"return {gd}._fullData[0].x.length") == n_items
         paths = driver.execute_script(
-            f"return {gd}.data.filter(t => t.mode === 'lines+markers' && t.xaxis === 'x').length")
+            f"return {gd}.data.filter(t => t.meta === 'path').length")
         assert paths == report.panel_users
         before = driver.execute_script(f"return [{gd}._fullLayout.sliders[0].active, "
-                                       f"{gd}.data.find(t => t.mode === 'lines+markers').x.length]")
+                                       f"{gd}.data.find(t => t.meta === 'path').x.length]")
         driver.find_element("css selector", "#trajectory-map .updatemenu-button").click()  # ▶ play
         after = wait_for(driver, f"(() => {{ const a = [{gd}._fullLayout.sliders[0].active, "
-                                 f"{gd}.data.find(t => t.mode === 'lines+markers').x.length]; "
+                                 f"{gd}.data.find(t => t.meta === 'path').x.length]; "
                                  f"return (a[0] !== {before[0]} || a[1] !== {before[1]}) && a; }})()", timeout=20)
         assert after != before
         time.sleep(2.5)  # let the animation run to its last frame

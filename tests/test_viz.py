@@ -103,7 +103,7 @@ def test_trajectory_map_animates_with_fixed_ranges_and_says_what_each_point_is(w
     assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["▶ play", "❚❚ pause"]
     for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2", "xaxis3", "yaxis3"):
         assert fig.layout[axis].range is not None, f"{axis} must have a fixed range"
-    paths = [t for t in fig.data if t.mode == "lines+markers" and t.xaxis == "x"]
+    paths = [t for t in fig.data if t.meta == "path"]
     assert len(paths) == 3 and all(len(p.x) == 3 for p in paths)
     assert list(paths[0].marker.symbol) == ["circle", "circle", "arrow"]
     stars = [t for t in fig.data if t.marker.symbol == "star"]
@@ -112,6 +112,19 @@ def test_trajectory_map_animates_with_fixed_ranges_and_says_what_each_point_is(w
     assert "profile at step 4" in hover and "rank: <b>1 /" in hover and "infonce" in hover
     # frame k draws the path up to step k
     assert [len(f.data[0].x) for f in fig.frames] == [1, 2, 3]
+    # direction at a glance: earlier steps faint, colour = the positive's rank, one start->end arrow
+    opacity = list(paths[0].marker.opacity)
+    assert opacity == sorted(opacity) and opacity[0] < 0.3 and opacity[-1] == 1.0
+    assert paths[0].marker.coloraxis == "coloraxis" and paths[0].marker.color[-1] == 0.0  # rank 1
+    arrows = [t for t in fig.data if t.meta == "arrow"]
+    assert len(arrows) == 3 and list(arrows[0].x) == [paths[0].x[0], paths[0].x[-1]]
+    # one user at a time: the dropdown fades every other user's traces (restyle: no kernel needed)
+    selector = fig.layout.updatemenus[-1]
+    assert [b.label for b in selector.buttons][0] == "all users" and len(selector.buttons) == 4
+    faded = selector.buttons[1].args[0]["opacity"]
+    first_user = paths[0].legendgroup
+    assert all((o >= 0.5) == (t.legendgroup in (None, "median", first_user))
+               for t, o in zip(fig.data, faded))
 
 
 def test_runs_without_snapshots_or_panel_get_a_message_not_a_traceback(ws, imap, tmp_path):

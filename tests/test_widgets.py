@@ -37,7 +37,7 @@ def test_live_view_redraws_the_map_at_each_snapshot_and_the_rewards_at_each_log(
     assert "snapshots.jsonl" in live.status.value  # nothing yet: a message, not a traceback
     append_jsonl(tmp_path / "snapshots.jsonl", snapshot_lines(ws, 0))
     live.on_step_end(*hooks(step=0))
-    paths = [t for t in live.map.data if t.mode == "lines+markers" and t.xaxis == "x"]
+    paths = [t for t in live.map.data if t.meta == "path"]
     assert len(paths) == 2 and all(len(p.x) == 1 for p in paths)
     assert live.map.layout.xaxis2.range[1] >= 4  # the step axis spans the whole run from the start
     drawn = live.updates
@@ -48,7 +48,7 @@ def test_live_view_redraws_the_map_at_each_snapshot_and_the_rewards_at_each_log(
     assert len(live.rewards.widget.data) == 4  # total + infonce, raw and smoothed
     append_jsonl(tmp_path / "snapshots.jsonl", snapshot_lines(ws, 2))
     live.on_step_end(*hooks(step=2))
-    paths = [t for t in live.map.data if t.mode == "lines+markers" and t.xaxis == "x"]
+    paths = [t for t in live.map.data if t.meta == "path"]
     assert live.updates == drawn + 1 and all(len(p.x) == 2 for p in paths)
     assert "step <b>2</b>" in live.status.value and "→ <b>1</b>" in live.status.value  # rank 1 at step 2
     fig, curves = live.static_figures()
