@@ -1,10 +1,26 @@
 """Typed configuration: dataclass defaults < YAML preset/file < explicit overrides.
 
     cfg = load_config("smoke")                              # a named preset
-    cfg = load_config("my_run.yaml", {"train.max_steps": 50})  # a file plus overrides
+    cfg = load_config("my_run.yaml", {"train.grpo.max_steps": 50})  # a file plus overrides
 
 Unknown keys and wrong types are rejected with the dotted key in the message,
-before any model or dataset is loaded.
+before any model or dataset is loaded; a YAML syntax error names the file and line.
+
+A file builds on a preset or another file with `base: cpu-demo`. Mappings merge key by key
+(`train.grpo: {learning_rate: 3e-4}` changes that one TRL option and keeps the base's others);
+every other value, lists included, REPLACES the base's. So a derived config's `train.rewards` is
+its whole reward list: to add a reward to cpu-demo's, repeat cpu-demo's two entries:
+
+    base: cpu-demo
+    train:
+      rewards:                 # replaces cpu-demo's list: rank_reward + length_format kept by hand
+        - {name: rank_reward, weight: 1.0, params: {metric: mrr, candidates: all}}
+        - {name: length_format, weight: 0.5, params: {min_words: 8, max_words: 30}}
+        - {name: my_rewards.title_overlap, weight: 0.2}
+
+Loading a config file puts its folder (and the folders of the files it builds on) on the Python
+path (:func:`importable`), so rewards defined next to it (`my_rewards.py`) are found by dotted path
+in every command, notebook and compare worker.
 """
 from __future__ import annotations
 
@@ -175,7 +191,7 @@ def presets() -> list[str]:
 def load_config(source: str | Path | dict | None = None, overrides: dict | None = None) -> Config:
     """Build a Config from defaults, then a preset name / YAML path / dict, then overrides.
 
-    Overrides use dotted keys ({"train.max_steps": 5}) or nested dicts.
+    Overrides use dotted keys ({"train.grpo.max_steps": 5}) or nested dicts.
     """
     merged: dict = {}
     if isinstance(source, dict):
@@ -196,9 +212,33 @@ _Loader.add_implicit_resolver(
     re.compile(r"^[-+]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)[eE][-+]?\d+$"), list("-+0123456789."))
 
 
-def parse_yaml(text: str):
-    """YAML text (a file, or a --set value) as Python values; 5e-4 is a float."""
-    return yaml.load(text, Loader=_Loader)
+def parse_yaml(text: str, source: str = "--set value"):
+    """YAML text (a file, or a --set value) as Python values; 5e-4 is a float. A syntax error is
+    a ConfigError naming the source and line."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{source}, line {mark.line + 1}" if mark is not None else source
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML ({problem})") from err
+
+
+# Folders put on sys.path by `importable`, in order: compare hands them to its workers.
+IMPORT_FOLDERS: list[str] = []
+
+
+def importable(folders) -> None:
+    """Put these folders first on the Python path (once each) so reward modules in them import
+    by dotted path: the one place that does it (load_config calls it for every file it reads;
+    compare passes the list to its workers on PYTHONPATH; the CLI adds a run's recorded folders)."""
+    import sys
+    for folder in folders:
+        folder = str(Path(folder).resolve())
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        if folder not in IMPORT_FOLDERS:
+            IMPORT_FOLDERS.append(folder)
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
@@ -214,7 +254,13 @@ def _read_yaml(source: str | Path) -> dict:
             raise ConfigError(f"unknown preset {str(source)!r}; presets are {presets()}")
     if not path.exists():
         raise ConfigError(f"config file not found: {path}")
-    data = parse_yaml(path.read_text()) or {}
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot be read ({err})") from err
+    data = parse_yaml(text, str(path)) or {}
+    if path.parent != PRESET_DIR:
+        importable([path.parent])  # rewards next to the config: `my_rewards.title_overlap`
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
     base = data.pop("base", None)  # a file may build on a preset or a file: `base: cpu-demo`

@@ -89,3 +89,27 @@ def test_every_accepted_key_is_read_somewhere():
 def test_the_unwired_trainable_embedder_is_refused_not_ignored():
     with pytest.raises(ConfigError, match="embed.trainable"):
         load_config("smoke", {"embed.trainable": True})
+
+
+def test_a_derived_reward_list_replaces_the_base_list(tmp_path):
+    """Lists are not merged: a derived config's train.rewards is its whole list (mappings such as
+    train.grpo merge key by key), as the config.py docstring and the README say."""
+    (tmp_path / "mine.yaml").write_text("base: cpu-demo\ntrain:\n  rewards:\n    - {name: cosine}\n"
+                                        "  grpo: {learning_rate: 3.0e-4}\n")
+    cfg = load_config(tmp_path / "mine.yaml")
+    assert [r.name for r in cfg.train.rewards] == ["cosine"]
+    assert cfg.train.grpo["learning_rate"] == 3e-4 and cfg.train.grpo["max_steps"] == 90
+
+
+def test_a_config_file_makes_rewards_next_to_it_importable(tmp_path):
+    import sys
+    (tmp_path / "mine.yaml").write_text("base: smoke\n")
+    load_config(tmp_path / "mine.yaml")
+    assert str(tmp_path.resolve()) in sys.path
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("base: smoke\ntrain:\n  rewards: [\n    {name: cosine\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml, line \d+: not valid YAML"):
+        load_config(path)
