@@ -5,16 +5,17 @@
     python -m bluekit baselines --config cpu-demo
     python -m bluekit train --config cpu-demo --set train.grpo.max_steps=20
     python -m bluekit evaluate --config cpu-demo --run runs/demo/train
-    python -m bluekit publish runs/cpu-long/train cpu-long   # what `make train-long` ends with
+    python -m bluekit publish runs/cpu-long/cpu-long/seed-0 cpu-long   # what `make train-long` ends with
     python -m bluekit compare cpu-demo mine=my_run.yaml --steps 150 --seeds 0 1 2  # a study
-    python -m bluekit table runs/study                    # its table so far (trains nothing)
+    python -m bluekit table runs/study --vs cpu-demo      # its tables so far (trains nothing)
     python -m bluekit demo --out runs/demo          # what `make demo` runs
     python -m bluekit report runs/demo/train --out runs/demo/report.html   # one offline HTML file
 
 The kit's own errors (a config key, a data file, a download, a reward, a model) print one line
 and exit with status 2; `--debug` shows their traceback. Any other exception is a bug and keeps
-its traceback. A config file's folder is put on the Python path, so rewards defined next to it
-(`my_rewards.title_overlap`) are found by dotted path.
+its traceback. A config file's folder is put on the Python path (bluekit.config.importable), so
+rewards defined next to it (`my_rewards.title_overlap`) are found by dotted path; a run folder's
+run.json names the folders its rewards came from, for `report` and `evaluate --run`.
 """
 from __future__ import annotations
 
@@ -35,22 +36,23 @@ def _overrides(pairs: list[str]) -> dict:
         key, sep, value = pair.partition("=")
         if not sep:
             raise ConfigError(f"--set expects key=value, got {pair!r}")
-        out[key.strip()] = parse_yaml(value)
+        out[key.strip()] = parse_yaml(value, f"--set {pair}")
     return out
 
 
 def _config(args):
     from bluekit.config import load_config
-    _importable_next_to(args.config)
-    return load_config(args.config, _overrides(args.set))
+    return load_config(args.config, _overrides(args.set))  # puts the file's folder on sys.path
 
 
-def _importable_next_to(config: str) -> None:
-    """Rewards named by dotted path may live next to the config file (my_rewards.py)."""
-    folder = Path(config).resolve().parent if Path(config).suffix in (".yaml", ".yml") else None
-    for path in (folder, Path.cwd()):
-        if path is not None and str(path) not in sys.path:
-            sys.path.insert(0, str(path))
+def _run_folder(run: str | None, must_exist: bool = True) -> None:
+    """A run folder given on the command line: its rewards become importable (run.json)."""
+    from bluekit.errors import KitError
+    from bluekit.train.run import import_run_rewards
+    if run is not None and Path(run).is_dir():
+        import_run_rewards(run)
+    elif run is not None and must_exist:
+        raise KitError(f"{run}: no such run folder")
 
 
 def cmd_demo_data(args) -> None:
@@ -88,26 +90,38 @@ def cmd_train(args) -> None:
 def cmd_evaluate(args) -> None:
     from bluekit import pipeline
     cfg = _config(args)
+    _run_folder(args.run)
     ws = pipeline.workspace(cfg)
     results = pipeline.profile_results(ws, run_dir=args.run)
     print(pipeline.save_table(results, Path(cfg.eval.out_dir) / "profiles").to_string())
 
 
 def cmd_compare(args) -> None:
-    from bluekit.compare import compare, markdown_table
-    for source in args.configs:
-        _importable_next_to(source.partition("=")[2] or source)
-    table = compare(args.configs, args.out, steps=args.steps, minutes=args.minutes, seeds=args.seeds,
-                    eval_at=args.eval_at or [], overrides=_overrides(args.set), jobs=args.jobs,
-                    threads=args.threads)
-    print(markdown_table(table))
-    print(f"table written to {Path(args.out) / 'table.md'} (.csv, .json)")
+    from bluekit.compare import compare
+    from bluekit.study_table import StudyError
+    try:
+        compare(args.configs, args.out, steps=args.steps, minutes=args.minutes, seeds=args.seeds,
+                eval_at=args.eval_at or [], overrides=_overrides(args.set), jobs=args.jobs,
+                threads=args.threads, vs=args.vs)
+    except StudyError:
+        _print_tables(args.out, args.vs)  # the runs that finished, then the error naming the others
+        raise
+    _print_tables(args.out, args.vs)
 
 
 def cmd_table(args) -> None:
-    from bluekit.compare import markdown_table, rebuild_table
-    print(markdown_table(rebuild_table(args.out)))
-    print(f"table written to {Path(args.out) / 'table.md'} (.csv, .json)")
+    from bluekit.compare import rebuild_table
+    rebuild_table(args.out, vs=args.vs)
+    _print_tables(args.out, args.vs)
+
+
+def _print_tables(out: str, vs: str | None) -> None:
+    """The tables compare and table wrote, as written (table.md, then table-vs-LABEL.md)."""
+    for name in ["table"] + ([f"table-vs-{vs}"] if vs else []):
+        path = Path(out) / f"{name}.md"
+        if path.exists():
+            print(path.read_text())
+            print(f"written to {path} (.csv, .json)\n")
 
 
 def cmd_publish(args) -> None:
@@ -131,6 +145,7 @@ def cmd_demo(args) -> None:
 
 def cmd_report(args) -> None:
     from bluekit.report import write_report
+    _run_folder(args.run, must_exist=False)  # the report also takes a published name
     report = write_report(args.run, args.out, compare=args.compare, results=args.results)
     print(f"wrote {report.path} ({report.bytes / 1e6:.1f} MB; evaluation from {report.evaluation_source}"
           + ("; includes the published long run" if report.included_published else "") + ")")
@@ -144,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     def with_config(p, default="cpu-demo"):
         p.add_argument("--config", default=default, help="preset name or YAML path")
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override, e.g. --set train.max_steps=20 (repeatable)")
+                       help="override, e.g. --set train.grpo.max_steps=20 (repeatable)")
         return p
 
     with_config(sub.add_parser("demo-data", help="write the demo world")).set_defaults(
@@ -178,12 +193,16 @@ def main(argv: list[str] | None = None) -> None:
                    help="torch threads per run (1 repeats exactly; 2 is faster on an idle machine)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override for every configuration (data, eval: must be the same for all)")
+    p.add_argument("--vs", metavar="LABEL", help="also pair every other configuration with this "
+                   "one, per seed and pooled (OUT/table-vs-LABEL.md)")
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("table", help="a study folder's table as it stands (trains nothing)")
     p.add_argument("out", help="study folder written by compare")
+    p.add_argument("--vs", metavar="LABEL", help="also the table of every other configuration "
+                   "against LABEL (OUT/table-vs-LABEL.md)")
     p.set_defaults(func=cmd_table)
     p = sub.add_parser("publish", help="copy a finished run's adapter and logs to data/pretrained/")
-    p.add_argument("run", help="training run folder, e.g. runs/cpu-long/train")
+    p.add_argument("run", help="training run folder, e.g. runs/cpu-long/cpu-long/seed-0")
     p.add_argument("name", help="published name, e.g. cpu-long")
     p.add_argument("--command", default="make train-long",
                    help="the command that produced the run (written into its README)")

@@ -17,37 +17,30 @@ Rerunning the same command resumes: a finished training (same config) and its ev
 reused, an interrupted one continues from its last checkpoint, and the same configuration with a
 larger --steps continues from its last checkpoint too (a longer learning curve; exact with a
 constant learning rate, TRL's schedules restart their horizon).
+
+`--vs LABEL` also pairs every other configuration with LABEL's runs on the same held-out users,
+per seed and pooled over seeds (OUT/table-vs-LABEL.md, .csv, .json; method: bluekit.study_table).
+
+A reward module next to a config file (`cat_rewards.py` beside `cat.yaml`) is found by the workers
+too: the config folders go to them on PYTHONPATH. A run whose worker fails is named, with its log,
+in the table and in the error compare ends with (the CLI exits with status 2).
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from bluekit.config import Config, ConfigError, load_config, save_config
+from bluekit.config import IMPORT_FOLDERS, Config, ConfigError, load_config, save_config
+from bluekit.study_table import (EVAL_FILE, REFERENCE_FILE, UNTRAINED_FILE, Run, StudyError,  # noqa: F401
+                                 evaluation_folders, markdown_table, reward_rise, study_runs,
+                                 study_table, vs_table, write_table, write_vs_table)
 
-REFERENCE_FILE = "reference.json"  # untrained profiler + baselines on the held-out users
-EVAL_FILE = "eval.json"  # one evaluation of a run folder (or a step-N folder)
-UNTRAINED_FILE = "untrained.json"  # the untrained profiler prompted as this run's config says
 REFERENCE_METHODS = ("raw history text", "last item", "ceiling (true tastes)")
-
-
-@dataclass
-class Run:
-    label: str
-    seed: int
-    folder: Path
-
-    @property
-    def config_path(self) -> Path:
-        return self.folder / "compare-config.yaml"
 
 
 def parse_sources(items: list[str]) -> list[tuple[str, str]]:
@@ -118,57 +111,74 @@ def without_budget(cfg: Config) -> Config:
     return dataclasses.replace(cfg, train=train)
 
 
-def evaluation_folders(folder: Path) -> list[Path]:
-    """The step-N folders of a run, then the run itself when its final step has no folder."""
-    steps = sorted(folder.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
-    run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").exists() else {}
-    final_step = run.get("global_step")
-    if final_step is not None and not (folder / f"step-{final_step}").exists():
-        steps.append(folder)
-    return steps
-
-
 # --------------------------------------------------------------------------- the study (parent)
 
 def compare(sources: list[str], out: str | Path, steps: int | None = None,
             minutes: float | None = None, seeds: list[int] = (0,), eval_at: list[int] = (),
-            overrides: dict | None = None, jobs: int = 1, threads: int = 1) -> pd.DataFrame:
-    """Train and evaluate every (configuration, seed); return and write the table."""
+            overrides: dict | None = None, jobs: int = 1, threads: int = 1,
+            vs: str | None = None) -> pd.DataFrame:
+    """Train and evaluate every (configuration, seed); return and write the table (and, with
+    `vs`, the table of every other configuration against that label). Raises StudyError naming
+    each failed run and its log, after writing the tables of the runs that finished."""
     if not steps and not minutes:
         raise ConfigError("compare: give a budget, --steps N and/or --minutes M")
     out = Path(out)
     overrides = dict(overrides or {})
     runs, configs = [], []
+    labels = [label for label, _ in parse_sources(list(sources))]
+    if vs is not None and vs not in labels:
+        raise ConfigError(f"compare: --vs {vs} is not one of the configurations {labels}")
     for label, source in parse_sources(list(sources)):
         for seed in seeds:
             run = Run(label, int(seed), out / label / f"seed-{seed}")
             cfg = run_config(source, run, steps, minutes, list(eval_at), overrides)
             from bluekit.train import validate_train_config
             validate_train_config(cfg.train)  # every typo before hours of training
+            _check_rewards(cfg)
             runs.append(run)
             configs.append(cfg)
     _check_same_evaluation(configs)
     write_reference(configs[0], out)
     for run, cfg in zip(runs, configs):
         save_config(cfg, run.config_path)
-    _run_workers([run for run, cfg in zip(runs, configs) if not is_done(run, cfg)], jobs, threads)
+    failed = _run_workers([run for run, cfg in zip(runs, configs) if not is_done(run, cfg)], jobs, threads)
     table = study_table(out, runs)
     write_table(table, out)
+    if vs is not None:
+        write_vs_table(vs_table(out, runs, vs), out, vs)
+    if failed:
+        raise StudyError(f"compare: {len(failed)} of {len(runs)} runs failed, the tables in {out} "
+                         "leave them out: " + "; ".join(
+                             f"{run.label} seed {run.seed} (log: {run.log}: {_last_line(run.log)})"
+                             for run in failed))
     return table
 
 
-def rebuild_table(out: str | Path) -> pd.DataFrame:
+def rebuild_table(out: str | Path, vs: str | None = None) -> pd.DataFrame:
     """The table of a study folder as it stands (every LABEL/seed-N with a finished training),
     without training anything: to read a study while it runs, or to merge folders made by
-    several compare commands."""
+    several compare commands. With `vs`, returns (and writes) the table against that label."""
     out = Path(out)
-    if not (out / REFERENCE_FILE).exists():
-        raise ConfigError(f"compare: {out} is not a study folder (no {REFERENCE_FILE})")
-    runs = [Run(folder.parent.name, int(folder.name.split("-")[1]), folder)
-            for folder in sorted(out.glob("*/seed-*"))]
+    runs = study_runs(out)
     table = study_table(out, runs)
     write_table(table, out)
+    if vs is not None:
+        table = vs_table(out, runs, vs)
+        write_vs_table(table, out, vs)
     return table
+
+
+def _check_rewards(cfg: Config) -> None:
+    """Every reward name resolves (a module next to the config imports) before any training."""
+    from bluekit.rewards.registry import resolve
+    for spec in cfg.train.rewards:
+        resolve(spec.name)
+
+
+def _last_line(path: Path) -> str:
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()] \
+        if path.exists() else []
+    return lines[-1].strip()[:300] if lines else "empty"
 
 
 def is_done(run: Run, cfg: Config) -> bool:
@@ -208,22 +218,25 @@ def write_reference(cfg: Config, out: Path) -> None:
     save_results([untrained, *baselines], path)
 
 
-def _run_workers(runs: list[Run], jobs: int, threads: int) -> None:
-    """One process per run (one torch thread each), at most `jobs` at a time, in order."""
+def _run_workers(runs: list[Run], jobs: int, threads: int) -> list[Run]:
+    """One process per run (one torch thread each), at most `jobs` at a time, in order.
+    Returns the runs whose process failed."""
+    # The workers import rewards from the configs' folders, as this process does.
+    path = os.pathsep.join([*IMPORT_FOLDERS, os.environ.get("PYTHONPATH", "")]).strip(os.pathsep)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    pending, active = list(runs), []
+           "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": path}
+    pending, active, failed = list(runs), [], []
     while pending or active:
         while pending and len(active) < max(1, jobs):
             run = pending.pop(0)
             run.folder.mkdir(parents=True, exist_ok=True)
-            log = open(run.folder / "compare.log", "a")
-            print(f"[compare] {run.label} seed {run.seed}: training/evaluating "
-                  f"(log: {run.folder / 'compare.log'})", flush=True)
+            log = open(run.log, "a")
+            print(f"[compare] {run.label} seed {run.seed}: training/evaluating (log: {run.log})",
+                  flush=True)
             proc = subprocess.Popen([sys.executable, "-m", "bluekit.compare", str(run.config_path)],
                                     stdout=log, stderr=subprocess.STDOUT, env=env)
             active.append((run, proc, log, time.time()))
-        time.sleep(2)
+        time.sleep(0.5)
         for entry in list(active):
             run, proc, log, start = entry
             if proc.poll() is not None:
@@ -233,139 +246,10 @@ def _run_workers(runs: list[Run], jobs: int, threads: int) -> None:
                 print(f"[compare] {run.label} seed {run.seed}: {status} in "
                       f"{time.time() - start:.0f} s", flush=True)
                 if proc.returncode != 0:
-                    tail = (run.folder / "compare.log").read_text().splitlines()[-15:]
+                    failed.append(run)
+                    tail = run.log.read_text(errors="replace").splitlines()[-15:]
                     print("\n".join("    " + line for line in tail), flush=True)
-
-
-# --------------------------------------------------------------------------- the table
-
-def reward_rise(rewards: np.ndarray, n_boot: int = 2000, seed: int = 0) -> dict:
-    """Mean training reward of the last quarter of steps minus the first quarter, with a
-    bootstrap 95% CI (each quarter resampled on its own).
-
-    >>> r = reward_rise(np.r_[np.zeros(10), np.ones(10) * 2.0])
-    >>> float(r["rise"]), bool(r["ci_low"] > 0)
-    (2.0, True)
-    """
-    rewards = np.asarray(rewards, dtype=float)
-    rewards = rewards[np.isfinite(rewards)]
-    q = len(rewards) // 4
-    if q < 2:
-        return {"first": np.nan, "last": np.nan, "rise": np.nan, "ci_low": np.nan, "ci_high": np.nan}
-    first, last = rewards[:q], rewards[-q:]
-    rng = np.random.default_rng(seed)
-    boot = (last[rng.integers(0, q, (n_boot, q))].mean(1) - first[rng.integers(0, q, (n_boot, q))].mean(1))
-    return {"first": float(first.mean()), "last": float(last.mean()),
-            "rise": float(last.mean() - first.mean()),
-            "ci_low": float(np.quantile(boot, 0.025)), "ci_high": float(np.quantile(boot, 0.975))}
-
-
-def training_stats(metrics: pd.DataFrame, step: int) -> dict:
-    """Reward rise, clipped share, mean words and seconds per step over steps 1..step."""
-    train = metrics[metrics.get("reward", pd.Series(dtype=float)).notna()] if len(metrics) else metrics
-    train = train[train["step"] <= step] if len(train) else train
-    if not len(train):
-        return {}
-    rise = reward_rise(train.sort_values("step")["reward"].to_numpy())
-    quarter = train[train["step"] > step - max(1, step // 4)]
-    stats = {"reward_first_q": rise["first"], "reward_last_q": rise["last"],
-             "reward_rise": rise["rise"], "rise_ci_low": rise["ci_low"], "rise_ci_high": rise["ci_high"]}
-    if "completions/clipped_ratio" in train:
-        stats["clipped"] = float(train["completions/clipped_ratio"].mean())
-    if "completions/mean_words" in quarter:
-        stats["words"] = float(quarter["completions/mean_words"].mean())
-    steps = train.drop_duplicates("step", keep="last")
-    for column, key in (("elapsed_s", "s_per_step"), ("cpu_s", "cpu_s_per_step")):
-        if column in steps:  # the median step: robust to a resume and to a stall
-            stats[key] = float(np.median(np.diff(np.r_[0.0, steps[column].to_numpy()])))
-    return stats
-
-
-def study_table(out: Path, runs: list[Run]) -> pd.DataFrame:
-    """One row per evaluated (configuration, seed, step), then a mean row per (config, step)."""
-    from bluekit.evaluate import load_results, paired_test
-    from bluekit.train import load_metrics
-
-    reference = {r.name: r for r in load_results(out / REFERENCE_FILE)}
-    untrained = reference["untrained profiler"]
-    rows = [_row("untrained profiler", None, 0, untrained)]
-    rows += [_row(name, None, None, r) for name, r in reference.items() if name != untrained.name]
-    for run in runs:
-        if not (run.folder / "run.json").exists():
-            continue
-        own = run.folder / UNTRAINED_FILE
-        base = load_results(own)[0] if own.exists() else untrained
-        if not base.per_user.equals(untrained.per_user):  # another prompt: its own untrained row
-            name = f"untrained profiler ({run.label} prompt)"
-            if name not in {r["config"] for r in rows}:
-                rows.append(_row(name, None, 0, base))
-        metrics = load_metrics(run.folder)
-        run_info = json.loads((run.folder / "run.json").read_text())
-        for target in evaluation_folders(run.folder):
-            if not (target / EVAL_FILE).exists():
-                continue
-            result = load_results(target / EVAL_FILE)[0]
-            step = int(target.name.split("-")[1]) if target.name.startswith("step-") \
-                else int(run_info["global_step"])
-            row = _row(run.label, run.seed, step, result)
-            for metric, key in (("ndcg@10", "p_ndcg@10"), ("mrr", "p_mrr")):
-                row[key] = paired_test(base, result, metric)["p_value"]
-            row["ndcg_x"] = result.summary["ndcg@10"] / max(base.summary["ndcg@10"], 1e-12)
-            row.update(training_stats(metrics, step))
-            rows.append(row)
-    table = pd.DataFrame(rows)
-    trained = table[table["seed"].notna()]
-    if len(trained):
-        means = trained.groupby(["config", "step"], sort=False).mean(numeric_only=True).reset_index()
-        means["seed"] = "mean"
-        counts = trained.groupby(["config", "step"], sort=False)
-        means["seeds_p_mrr<0.05"] = counts["p_mrr"].apply(lambda p: f"{(p < 0.05).sum()}/{len(p)}").values
-        table = pd.concat([table, means], ignore_index=True)
-    table["seed"] = [s if isinstance(s, str) or s is None or np.isnan(s) else int(s)
-                     for s in table["seed"]]
-    return table[[c for c in COLUMNS if c in table.columns]]
-
-
-def _row(config: str, seed, step, result) -> dict:
-    s = result.summary
-    return {"config": config, "seed": seed, "step": step, "recall@10": s.get("recall@10"),
-            "ndcg@10": s.get("ndcg@10"), "mrr": s.get("mrr"), "median_rank": s.get("median_rank"),
-            "n": s.get("n")}
-
-
-COLUMNS = ["config", "seed", "step", "recall@10", "ndcg@10", "mrr", "median_rank", "ndcg_x", "p_ndcg@10",
-           "p_mrr", "seeds_p_mrr<0.05", "reward_first_q", "reward_last_q", "reward_rise",
-           "rise_ci_low", "rise_ci_high", "clipped", "words", "s_per_step", "cpu_s_per_step", "n"]
-
-
-def write_table(table: pd.DataFrame, out: Path) -> None:
-    """table.csv, table.json and table.md (rounded, readable) in the study folder."""
-    from bluekit.atomic import atomic_path, write_text
-
-    with atomic_path(out / "table.csv") as tmp:
-        table.to_csv(tmp, index=False)
-    write_text(out / "table.json", table.to_json(orient="records", indent=1))
-    write_text(out / "table.md", markdown_table(table) + "\n")
-
-
-def markdown_table(table: pd.DataFrame) -> str:
-    """The table as Markdown: metrics to 3-4 digits, p-values in 2 significant digits."""
-    def fmt(column, value):
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return ""
-        if column.startswith("p_"):
-            return f"{value:.2g}"
-        if column in ("seed", "step", "n", "median_rank") and isinstance(value, (int, float)):
-            return f"{value:g}"
-        if column in ("clipped",):
-            return f"{100 * value:.0f}%"
-        if isinstance(value, float):
-            return f"{value:.3f}" if abs(value) >= 0.1 else f"{value:.4f}"
-        return str(value)
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    for _, row in table.iterrows():
-        lines.append("| " + " | ".join(fmt(c, row[c]) for c in table.columns) + " |")
-    return "\n".join(lines)
+    return failed
 
 
 if __name__ == "__main__":  # the worker: python -m bluekit.compare RUN/compare-config.yaml

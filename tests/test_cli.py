@@ -34,3 +34,30 @@ def test_a_missing_dataset_names_the_file_and_the_download_command(capsys, tmp_p
         cli.main(["baselines", "--set", "data.source=amazon", "--set", f"data.raw_dir={tmp_path}"])
     err = capsys.readouterr().err
     assert "not found" in err and "python -m bluekit download amazon" in err
+
+
+def _one_line_error(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and err.count("\n") == 0 and "Traceback" not in err, err
+    return err
+
+
+def test_malformed_files_and_missing_folders_are_one_line_errors(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("base: smoke\ntrain:\n  grpo: {max_steps: 3\n  seed: 1\n")
+    err = _one_line_error(capsys, ["train", "--config", str(bad)])
+    assert "bad.yaml, line" in err and "not valid YAML" in err
+    with pytest.raises(ConfigError):  # --debug shows the traceback
+        cli.main(["train", "--config", str(bad), "--debug"])
+    assert "--set train.seed=[" in _one_line_error(capsys, ["train", "--set", "train.seed=["])
+    assert "no such run folder" in _one_line_error(
+        capsys, ["evaluate", "--config", "smoke", "--run", str(tmp_path / "missing")])
+    assert "not a study folder" in _one_line_error(capsys, ["table", str(tmp_path)])
+    (tmp_path / "reference.json").write_text('{"methods": [')  # a corrupt study file
+    assert "reference.json" in _one_line_error(capsys, ["table", str(tmp_path)])
+    run = tmp_path / "run"  # a run folder (or a published one) whose config is corrupt
+    run.mkdir()
+    (run / "config.yaml").write_text("name: x\n  data: [\n")
+    assert "config.yaml" in _one_line_error(capsys, ["report", str(run), "--out", str(tmp_path / "r.html")])

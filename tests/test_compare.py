@@ -7,6 +7,7 @@ import pytest
 
 from bluekit.compare import compare, rebuild_table, reward_rise
 from bluekit.config import ConfigError
+from bluekit.study_table import StudyError
 
 
 @pytest.mark.slow
@@ -39,7 +40,7 @@ def test_compare_trains_evaluates_tabulates_and_resumes(tmp_path):
     def rows(t):
         return sorted(map(tuple, t[["config", "seed", "step", "mrr", "p_mrr"]].astype(str).values))
     assert rows(rebuild_table(out)) == rows(table)
-    with pytest.raises(ConfigError, match="not a study folder"):
+    with pytest.raises(StudyError, match="not a study folder"):
         rebuild_table(tmp_path)
 
     # The same configuration with a larger budget continues from its last checkpoint.
@@ -77,3 +78,124 @@ def test_reward_rise_needs_a_real_rise_to_exclude_zero():
     assert flat["ci_low"] < 0 < flat["ci_high"]
     rising = reward_rise(list(range(40)))
     assert rising["rise"] == 30 and rising["ci_low"] > 0
+
+
+# --------------------------------------------------------------------------- tables from folders
+
+def _result(name, mrr, item_description=None):
+    """A MethodResult over users u0..u(n-1) with the given per-user MRR (NDCG@10 follows it)."""
+    from bluekit.evaluate import MethodResult
+    import numpy as np
+    mrr = np.asarray(mrr, float)
+    per_user = pd.DataFrame({"user_id": [f"u{i}" for i in range(len(mrr))], "mrr": mrr,
+                             "ndcg@10": mrr * 0.0 if name == "untrained profiler" else mrr,
+                             "recall@10": mrr, "rank": 1 / np.maximum(mrr, 1e-3)})
+    summary = {c: float(per_user[c].mean()) for c in ("mrr", "ndcg@10", "recall@10")}
+    summary.update(median_rank=float(per_user["rank"].median()), n=len(mrr))
+    if item_description is not None:
+        per_user["item_description"] = np.asarray(item_description, float)
+        summary.update(item_description=float(per_user["item_description"].mean()),
+                       item_description_ci_low=0.0, item_description_ci_high=1.0)
+    return MethodResult(name, per_user, summary)
+
+
+@pytest.fixture
+def study(tmp_path):
+    """A study folder written by hand: base (seeds 0, 1), better (+0.05 MRR for every user, fewer
+    item descriptions), same (= base), and a run whose worker never finished."""
+    import numpy as np
+    from bluekit.evaluate import save_results
+    rng = np.random.default_rng(0)
+    n = 60
+    out = tmp_path / "study"
+    out.mkdir()
+    save_results([_result("untrained profiler", rng.uniform(0, 0.02, n), np.ones(n))], out / "reference.json")
+    for seed in (0, 1):
+        base = rng.uniform(0, 0.1, n)
+        for label, mrr, described in (("base", base, np.ones(n)), ("better", base + 0.05, np.zeros(n)),
+                                      ("same", base, np.ones(n))):
+            folder = out / label / f"seed-{seed}"
+            folder.mkdir(parents=True)
+            (folder / "run.json").write_text(json.dumps({"global_step": 4}))
+            save_results([_result(label, mrr, described)], folder / "eval.json")
+    (out / "broken" / "seed-0").mkdir(parents=True)
+    return out
+
+
+def test_vs_table_pairs_each_configuration_with_the_label_per_seed_and_pooled(study):
+    table = rebuild_table(study, vs="base")
+    assert list(table["config"]) == ["better", "same"]
+    better, same = table.iloc[0], table.iloc[1]
+    assert better["seeds"] == "0 1" and better["n_users"] == 60  # pooled over seeds: n = users
+    assert better["d_mrr"] == pytest.approx(0.05) and better["d_mrr_ci_low"] > 0 and better["p_mrr"] < 1e-6
+    assert len(better["p_mrr_per_seed"].split()) == 2
+    assert better["d_item_description"] == pytest.approx(-1.0)
+    assert same["d_mrr"] == 0 and same["p_mrr"] == 1
+    md = (study / "table-vs-base.md").read_text()
+    assert "| better | 4 | 0 1 | 60 |" in md and "Δitem_description (p)" in md
+    assert len(pd.read_csv(study / "table-vs-base.csv")) == 2
+    with pytest.raises(StudyError, match="no evaluated run of 'nope'"):
+        rebuild_table(study, vs="nope")
+
+
+def test_study_table_shows_readability_guards_ndcg_x_and_names_unfinished_runs(study):
+    table = rebuild_table(study)
+    rows = table[table["seed"] == 0].set_index("config")
+    # The untrained NDCG@10 is 0: no ratio over zero.
+    assert rows["ndcg_x"].isna().all()
+    assert rows.loc["better", "item_description"] == 0 and rows.loc["better", "p_item_description"] < 1e-6
+    assert "compare.log" in rows.loc["broken", "note"]
+    md = (study / "table.md").read_text()
+    header = md.splitlines()[0]
+    assert "item_description" in header and "item_description_ci_low" not in header
+    assert "e+" not in md and "training not finished" in md
+    assert "item_description_ci_low" in pd.read_csv(study / "table.csv").columns
+
+
+def test_table_cli_prints_the_vs_table_and_errors_in_one_line(study, capsys):
+    from bluekit.cli import main
+    main(["table", str(study), "--vs", "base"])
+    assert "| better | 4 |" in capsys.readouterr().out
+    (study / "same" / "seed-1" / "eval.json").write_text("{not json")
+    with pytest.raises(SystemExit) as exit:
+        main(["table", str(study)])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "same/seed-1/eval.json" in err
+
+
+@pytest.mark.slow
+def test_compare_imports_rewards_next_to_their_config_and_names_a_failed_run(tmp_path, capsys):
+    """A config and its reward module in a folder outside the repo work in the workers (and are
+    recorded for a later report); a worker that fails stops the CLI with one line naming it."""
+    from bluekit.cli import main
+    from bluekit.train.run import import_run_rewards
+    folder = tmp_path / "my-study"
+    folder.mkdir()
+    (folder / "short_rewards.py").write_text(
+        "from bluekit.rewards import completion_text\n\n"
+        "def short(completions, **kwargs):\n"
+        "    return [-len(completion_text(c).split()) / 50 for c in completions]\n\n"
+        "def broken(completions, **kwargs):\n"
+        "    raise RuntimeError('this reward is broken on purpose')\n")
+    rewards = "train:\n  rewards:\n    - {name: length_format, weight: 0.5}\n"
+    (folder / "short.yaml").write_text(f"base: smoke\n{rewards}    - {{name: short_rewards.short, weight: 0.2}}\n")
+    (folder / "bad.yaml").write_text(f"base: smoke\n{rewards}    - {{name: short_rewards.broken}}\n")
+    out = tmp_path / "study"
+    with pytest.raises(SystemExit) as exit:
+        main(["compare", "smoke", str(folder / "short.yaml"), str(folder / "bad.yaml"), "--steps", "2",
+              "--jobs", "2", "--out", str(out), "--vs", "smoke"])
+    assert exit.value.code == 2
+    captured = capsys.readouterr()
+    error = captured.err.strip().splitlines()[-1]  # after the progress bars of the reference
+    assert error.startswith("bluekit compare: error:") and "Traceback" not in captured.err
+    assert "1 of 3 runs failed" in error and "bad seed 0" in error and str(out / "bad" / "seed-0" / "compare.log") in error
+    assert "broken on purpose" in error  # the log's last line
+    # The runs that finished are in both tables; the failed one is named in the main table.
+    vs = pd.read_csv(out / "table-vs-smoke.csv")
+    assert list(vs["config"]) == ["short"] and vs["p_mrr"].between(0, 1).all()
+    assert "| short | 2 |" in captured.out and "training not finished" in (out / "table.md").read_text()
+    # The run remembers where its reward came from: a report in another process imports it again.
+    run_json = json.loads((out / "short" / "seed-0" / "run.json").read_text())
+    assert run_json["reward_folders"] == [str(folder.resolve())]
+    import_run_rewards(out / "short" / "seed-0")

@@ -261,8 +261,37 @@ def _write_run_file(out: Path, cfg: Config, step: int, wall: float, timings: dic
         "train_users": n_train, "test_users": n_test, "profiler": cfg.profiler.model,
         "embedder": cfg.embed.model, "versions": _versions(), "git_commit": commit,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "reward_folders": reward_folders(cfg),
     }
     write_json(out / RUN_FILE, run)
+
+
+def reward_folders(cfg: Config) -> list[str]:
+    """The folders the run's dotted-path rewards were imported from (`my_rewards.py` next to its
+    config), recorded in run.json so a report or evaluation of the run imports them again."""
+    import sys
+    folders = []
+    for spec in cfg.train.rewards:
+        module_name = spec.name.rpartition(".")[0]
+        file = getattr(sys.modules.get(module_name), "__file__", None)
+        if not file or module_name.split(".")[0] in ("bluekit", "trl"):
+            continue
+        depth = module_name.count(".") + (Path(file).name == "__init__.py")
+        folder = str(Path(file).resolve().parents[depth])
+        if folder not in folders:
+            folders.append(folder)
+    return folders
+
+
+def import_run_rewards(run_dir: str | Path) -> None:
+    """Make a finished run's own reward modules importable again (see reward_folders)."""
+    from bluekit.config import importable
+    path = Path(run_dir) / RUN_FILE
+    if path.exists():
+        try:
+            importable(json.loads(path.read_text()).get("reward_folders", []))
+        except (ValueError, AttributeError):
+            pass  # an unreadable run.json is reported by whatever reads the run next
 
 
 def load_trained_profiler(run_dir: str | Path):
