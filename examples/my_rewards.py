@@ -4,8 +4,9 @@
     # puts the config's folder on the Python path)
     base: cpu-demo
     train:
-      rewards:
-        - {name: infonce, weight: 1.0}
+      rewards:   # replaces cpu-demo's list, so its two rewards (the ones that learn) come first
+        - {name: rank_reward, weight: 1.0, params: {metric: mrr, candidates: all}}
+        - {name: length_format, weight: 0.5, params: {min_words: 8, max_words: 30}}
         - {name: my_rewards.title_overlap, weight: 0.2}
         - {name: my_rewards.KeywordBonus, weight: 0.1, params: {keywords: [prefers, budget]}}
 
