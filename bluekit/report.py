@@ -4,19 +4,22 @@
     write_report(run_dir, out)                       # -> Report (path, size, what it holds)
 
 The file opens in any browser with no network and no kernel: plotly.js is inlined once, every
-figure is plain JSON + a script. It holds, per run: the trajectory map (play button and step
-slider) with the true distances beside it, the reward curves, and the panel's profiles before and
-after training (the final ones coloured by leave-one-out attribution); then the evaluation table
-with bootstrap confidence intervals and paired tests. When the run barely moved the profiles (see
-`barely_moved`), the published long run (`bluekit.train.pretrained_run("cpu-long")`) follows,
-labelled as such.
+figure is plain JSON + a script. The first screen is three plain sentences (what was trained,
+whether held-out users moved and the test's p-value in words, how it compares with the raw
+history text and the last item: bluekit.report_text), where those numbers came from, and a
+how-to-read box. Then the evaluation table (baselines always included, readability columns when
+the results carry them, five random profiles), and per run the trajectory map, the reward curves
+and the panel's profiles before and after, labelled as an illustration of a few users. When
+the run barely moved the profiles (see `barely_moved`), the published long run
+(`bluekit.train.pretrained_run("cpu-long")`) follows, labelled as such.
 
-Where the evaluation comes from, in order: the `results` file given; the newest results JSON that
-notebook 04 / `python -m bluekit evaluate` saved in the run's eval.out_dir or the run folder
-(with_cpu_long.json, trained_vs_untrained.json, profiles.json), or in the run folder or its parent
-(runs/demo for runs/demo/train), and that is not older than the run; else the run's saved held-out
-profiles (test_profiles.json, shipped with published runs) against the untrained profiler's; else
-the snapshot panel alone (first vs last snapshot, few users, said so in the report).
+Where the numbers come from (`evaluate_run`): the `results` file given; else the newest results
+JSON that notebook 04 saved for this run (with_cpu_long.json, trained_vs_untrained.json,
+profiles.json in the run's eval.out_dir, the run folder or its parent, not older than the run);
+else the report evaluates the run itself on every held-out user (its held-out profiles, cached
+or generated from final/, against the untrained profiler's). A run that cannot be evaluated
+(a missing or broken adapter) is a ReportError naming the file, never a quiet fallback. The
+baselines are computed on the same users when the results lack them.
 """
 from __future__ import annotations
 
@@ -32,16 +35,13 @@ import pandas as pd
 
 from bluekit import viz
 from bluekit.atomic import write_text
-from bluekit.errors import KitError
+# Where the numbers come from (re-exported: notebooks and tests reach them as report.*).
+from bluekit.report_eval import (METRICS, RESULT_FILES, ReportError, barely_moved,  # noqa: F401
+                                 bootstrap_ci, evaluate_run, find_results, held_out_results,
+                                 profiler_tests, results_with_ci, with_baselines)
 
 MAX_BYTES = 10 * 1024 * 1024
-RESULT_FILES = ("with_cpu_long.json", "trained_vs_untrained.json", "profiles.json")
 PUBLISHED = "cpu-long"
-METRICS = ("recall@10", "ndcg@10", "mrr")
-
-
-class ReportError(KitError, ValueError):
-    """The report cannot be written (not a run folder, unreadable config): the message says why."""
 
 
 @dataclass
@@ -154,123 +154,6 @@ def max_step(view: RunView) -> int:
     return max(steps or [0])
 
 
-# =========================================================================== evaluation
-
-def find_results(view: RunView) -> tuple[Path | None, str]:
-    """The newest saved evaluation for this run (not older than its run.json), and a note why."""
-    out_dir = Path(getattr(view.cfg.eval, "out_dir", "") or view.run_dir)
-    run_time = (view.run_dir / "run.json").stat().st_mtime if (view.run_dir / "run.json").exists() else 0
-    for folder in dict.fromkeys([out_dir, view.run_dir, view.run_dir.parent]):
-        for name in RESULT_FILES:
-            path = folder / name
-            if path.exists():
-                if path.stat().st_mtime + 1 < run_time:
-                    continue  # written before this run finished: another run's numbers
-                return path, f"held-out users ({path})"
-    return None, ""
-
-
-def held_out_results(view: RunView) -> list:
-    """Untrained vs this run on every held-out user, from the run's saved held-out profiles
-    (test_profiles.json: published runs ship theirs); [] when the run has none for this data."""
-    from bluekit import pipeline
-
-    if pipeline.cached_test_profiles(view.ws, view.run_dir) is None:
-        return []  # none saved, or of other users or other weights: not this evaluation
-    trained = pipeline.profiler_result(view.ws, view.label, view.run_dir)
-    # The untrained profiler prompted as the run was (its config), on the same users.
-    as_run = dataclasses.replace(view.ws, cfg=view.cfg)
-    return [pipeline.profiler_result(as_run, "untrained profiler"), trained]
-
-
-def panel_results(traj: viz.Trajectories) -> list:
-    """Untrained (first snapshot) vs trained (last snapshot) on the panel's users only."""
-    from bluekit.evaluate import result_from_ranks
-
-    if traj.empty or len(traj.steps) < 2:
-        return []
-    out = []
-    for step, name in ((traj.steps[0], f"panel, step {traj.steps[0]} (untrained profiler)"),
-                       (traj.steps[-1], f"panel, step {traj.steps[-1]} (trained profiler)")):
-        pts = traj.points[traj.points.step == step]
-        examples = pd.DataFrame({"user_id": pts["user_id"].to_numpy(), "item_id": pts["positive"].to_numpy()})
-        out.append(result_from_ranks(name, pts["rank"].to_numpy(dtype=float), examples))
-    return out
-
-
-def bootstrap_ci(values: np.ndarray, n_boot: int = 2000, seed: int = 0, confidence: float = 0.95):
-    """Seeded percentile bootstrap CI of a mean.
-
-    >>> lo, hi = bootstrap_ci(np.array([0.0, 1.0] * 50))
-    >>> 0.35 < lo < 0.5 < hi < 0.65
-    True
-    """
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
-    tail = (1 - confidence) / 2
-    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
-
-
-def results_with_ci(results: list) -> pd.DataFrame:
-    """One row per method: each metric's mean with its 95% bootstrap CI, the median rank, n."""
-    rows = []
-    for r in results:
-        row = {"method": r.name}
-        for m in METRICS:
-            if m in r.per_user:
-                lo, hi = bootstrap_ci(r.per_user[m].to_numpy())
-                row[m] = (float(r.per_user[m].mean()), lo, hi)
-        if "rank" in r.per_user:
-            row["median rank"] = float(np.median(r.per_user["rank"].to_numpy(dtype=float)))
-        row["n"] = int(len(r.per_user))
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def profiler_tests(results: list) -> list[dict]:
-    """Paired tests of the untrained profiler against every trained one (NDCG@10 and MRR)."""
-    from bluekit.evaluate import paired_test
-
-    base = next((r for r in results if "untrained" in r.name.lower()), None)
-    if base is None:
-        return []
-    others = [r for r in results if r is not base and ("profiler" in r.name.lower() or "trained" in r.name.lower())]
-    tests = []
-    for other in others:
-        for metric in ("ndcg@10", "mrr"):
-            try:
-                tests.append(paired_test(base, other, metric=metric))
-            except (KeyError, ValueError):
-                continue
-    return tests
-
-
-def barely_moved(summary: dict, tests: list[dict] | None = None, min_gain: float = 1.2) -> bool:
-    """Did training barely move the profiles? Held-out evidence first, else the panel.
-
-    With a paired MRR test of the untrained against this run's trained profiler: moved when it
-    is significant (p < 0.05) in the right direction. Without one: moved when the panel's median
-    rank of the positive improved by at least `min_gain` times and most panel users improved.
-
-    >>> barely_moved({"users": 8, "median_rank_first": 300, "median_rank_last": 100, "users_rank_improved": 6})
-    False
-    >>> barely_moved({"users": 8, "median_rank_first": 300, "median_rank_last": 280, "users_rank_improved": 5})
-    True
-    """
-    mrr = [t for t in tests or [] if t["metric"] == "mrr"]
-    if mrr:
-        t = mrr[0]
-        return not (t["p_value"] < 0.05 and t["mean_b"] > t["mean_a"])
-    if not summary.get("users"):
-        return True
-    gain = summary["median_rank_first"] / max(summary["median_rank_last"], 1e-9)
-    return not (gain >= min_gain and summary["users_rank_improved"] > summary["users"] / 2)
-
-
 # =========================================================================== HTML pieces
 
 CSS = """
@@ -320,17 +203,27 @@ def facts_html(view: RunView) -> str:
     return '<p class="sub">' + " · ".join(parts) + "</p>"
 
 
+def panel_worse(traj) -> int:
+    """Panel users whose next item ranks worse at the last snapshot than at the first."""
+    if traj.empty:
+        return 0
+    by_step = traj.points.pivot_table(index="user_id", columns="step", values="rank")
+    first, last = by_step[traj.steps[0]], by_step[traj.steps[-1]]
+    return int((last > first).sum())
+
+
 def movement_html(view: RunView) -> str:
+    """The panel's label: an illustration of a few users, improved and worse counts, the medians."""
+    from bluekit.report_text import panel_caption
+
     s = view.summary
     if not s.get("users"):
         return f'<div class="box warn">{_e(view.traj.message or "no panel snapshots in this run")}</div>'
-    direction = "better" if s["median_rank_last"] < s["median_rank_first"] else "worse"
-    return (f'<div class="box">On the snapshot panel ({s["users"]} held-out users, {s["steps"]} snapshots, '
-            f'steps {s["first_step"]}–{s["last_step"]}), the median rank of each user\'s next item went '
-            f'<b>{_rank(s["median_rank_first"])} → <span class="{direction}">{_rank(s["median_rank_last"])}</span></b> '
-            f'(1 = top of {view.imap.n_items}) and the median cosine {s["median_cosine_first"]:.3f} → '
-            f'{s["median_cosine_last"]:.3f}; {s["users_rank_improved"]} of {s["users"]} users\' positives rose. '
-            f'The map shows where the profiles went; the panels beside it measure it.</div>')
+    return (f'<div class="box warn" id="panel-caption">{panel_caption(s, panel_worse(view.traj))} '
+            f'<span class="small">Panel medians, steps {s["first_step"]}–{s["last_step"]} '
+            f'({s["steps"]} snapshots): rank {_rank(s["median_rank_first"])} → '
+            f'{_rank(s["median_rank_last"])} of {view.imap.n_items}, cosine '
+            f'{s["median_cosine_first"]:.3f} → {s["median_cosine_last"]:.3f}.</span></div>')
 
 
 def before_after_html(view: RunView, attribute: bool = True) -> str:
@@ -366,48 +259,81 @@ def before_after_html(view: RunView, attribute: bool = True) -> str:
 MAP_GUIDE = (
     "The faint islands are the catalogue's items, one colour per sub-category (names at their centre). "
     "For each panel user: the star is the item they chose next (the positive), the small diamonds are "
-    "the history items the profiler read, and the line follows their profile's embedding snapshot by "
-    "snapshot; the arrow head is the latest. Press ▶ play or drag the slider; double-click a user in "
-    "the legend to see them alone. Hover a point for the profile text, its rewards and the positive's "
-    "rank. The map squeezes the embedding into 2 dimensions, so the panels on the right, computed in "
-    "the embedding space itself, are the ground truth.")
+    "the history items the profiler read, the bold arrow runs from their first profile to the latest, "
+    "and the dotted path shows the steps between, earlier steps fainter; each point's colour is the "
+    "positive's true rank (green = near the top, red = far). Pick one user in the <i>users</i> menu "
+    "to see them alone; press ▶ play or drag the slider to replay training. Hover a point for the "
+    "profile text, its rewards and the positive's rank. The map squeezes the embedding into 2 "
+    "dimensions, so the panels on the right, computed in the embedding space itself, are the ground truth.")
 
 
-def run_section_html(view: RunView, key: str) -> str:
-    """Map, reward curves and before/after profiles of one run."""
+def run_section_html(view: RunView, key: str, ranks_rose: bool = False) -> str:
+    """Map, reward curves and before/after profiles of one run (ranks_rose: the held-out test
+    found the run better, which a falling reward curve then needs a caption beside)."""
+    from bluekit.report_text import reward_falls_while_ranks_rise
+
     steps = max_step(view)
     fig = viz.trajectory_map(view.imap, view.traj, animate=True, max_steps=steps)
     curves = viz.reward_curves(view.metrics, steps or None)
     if not len(curves.data):
         curves.add_annotation(text="no training log lines (metrics.jsonl) in this run", x=0.5, y=0.5,
                               xref="paper", yref="paper", showarrow=False)
+    caption = reward_falls_while_ranks_rise(view.metrics, ranks_rose)
     return (facts_html(view) + movement_html(view)
             + "<h3>Where the profiles went</h3>"
             + f'<p class="small">{MAP_GUIDE}</p>'
             + _figure_html(fig, f"trajectory-map{key}")
-            + "<h3>Reward during training</h3>" + _figure_html(curves, f"reward-curves{key}")
+            + "<h3>Reward during training</h3>"
+            + (f'<div class="box warn" id="reward-caption{key}">{_e(caption)}</div>' if caption else "")
+            + _figure_html(curves, f"reward-curves{key}")
             + "<h3>The panel's profiles, before and after</h3>" + before_after_html(view))
 
 
+def _readability_columns(results: list) -> list[str]:
+    """The readability measures (bluekit.readability) that any of the results carries."""
+    from bluekit.readability import READABILITY_METRICS
+    return [m for m in READABILITY_METRICS if any(m in r.summary for r in results)]
+
+
+def _readability_cell(summary: dict, metric: str) -> str:
+    value = summary.get(metric)
+    if value is None or not np.isfinite(value):
+        return "<td></td>"
+    lo, hi = summary.get(f"{metric}_ci_low", np.nan), summary.get(f"{metric}_ci_high", np.nan)
+    ci = f" <span class='small'>[{lo:.2f}, {hi:.2f}]</span>" if np.isfinite(lo) and np.isfinite(hi) else ""
+    return f"<td class='num'>{value:.2f}{ci}</td>"
+
+
 def evaluation_html(results: list, source: str, tests: list[dict]) -> str:
+    """The table of every method (rank metrics with CIs, readability beside them when measured)
+    and the paired tests."""
     from bluekit.evaluate import describe_test
+    from bluekit.report_text import LAST_ITEM, RAW_HISTORY
 
     if not results:
         return '<div class="box warn">No evaluation found for this run.</div>'
     table = results_with_ci(results)
-    head = "".join(f"<th>{_e(m)} (95% CI)</th>" for m in METRICS if m in table) + "<th>median rank</th><th>n</th>"
+    readable = _readability_columns(results)
+    summaries = {r.name: r.summary for r in results}
+    head = ("".join(f"<th>{_e(m)} (95% CI)</th>" for m in METRICS if m in table)
+            + "<th>median rank</th><th>n</th>" + "".join(f"<th>{_e(m)}</th>" for m in readable))
     rows = []
     for _, row in table.iterrows():
-        cells = "".join(
-            f"<td class='num'>{row[m][0]:.4f} <span class='small'>[{row[m][1]:.4f}, {row[m][2]:.4f}]</span></td>"
-            if isinstance(row.get(m), tuple) else "<td></td>" for m in METRICS if m in table)
         strong = "profiler" in row["method"].lower() or "panel" in row["method"].lower()
         name = f"<b>{_e(row['method'])}</b>" if strong else _e(row["method"])
-        rows.append(f"<tr><td>{name}</td>{cells}<td class='num'>{_rank(row.get('median rank'))}</td>"
-                    f"<td class='num'>{int(row['n'])}</td></tr>")
-    out = (f'<p class="sub">Source: {_e(source)}. Full ranking over the whole catalogue; CIs are seeded '
-           f"bootstrap intervals of the mean over users.</p>"
-           f"<table><tr><th>method</th>{head}</tr>{''.join(rows)}</table>")
+        kind = " class='baseline'" if row["method"] in (RAW_HISTORY, LAST_ITEM) else ""
+        rows.append(f"<tr{kind}><td>{name}</td>{_rank_cells(row, table)}"
+                    f"<td class='num'>{_rank(row.get('median rank'))}</td><td class='num'>{int(row['n'])}</td>"
+                    + "".join(_readability_cell(summaries[row["method"]], m) for m in readable) + "</tr>")
+    note = ("" if not readable else
+            "<p class='small'>Readability (bluekit.readability; 95% CIs): item_description and repetitive "
+            "are shares of profiles that describe a product instead of a person, or repeat themselves "
+            "(lower is better); history_coverage is the share of the user's own history the profile "
+            "retrieves; quiz_accuracy how often a frozen reader picks the next item from the profile; "
+            "fluency the base model's mean log-likelihood per token (higher reads more naturally).</p>")
+    out = (f'<p class="sub">Numbers from {_e(source)}. Full ranking over the whole catalogue; CIs are '
+           f"seeded bootstrap intervals of the mean over users.</p>"
+           f"<table id='evaluation'><tr><th>method</th>{head}</tr>{''.join(rows)}</table>" + note)
     if tests:
         trows = "".join(
             f"<tr><td>{_e(t['a'])} → {_e(t['b'])}</td><td>{_e(t['metric'])}</td>"
@@ -420,21 +346,43 @@ def evaluation_html(results: list, source: str, tests: list[dict]) -> str:
     return out
 
 
-HOW_TO_READ = """
-<h2>How to read this report</h2>
-<ul>
-<li><b>The map</b> is a UMAP of the item embeddings, fitted once per embedder and catalogue; profiles are
-placed into it with UMAP's <code>transform</code>. Nearby on the map usually means similar, but distances and
-jumps are approximate: a profile can jump between islands while its true cosine barely changes.</li>
-<li><b>The panels beside the map</b> are exact: the cosine between the profile's embedding and the next item's,
-and that item's rank among all items (1 = recommended first). Lines going up in both mean the profiles really
-moved towards what the users chose next.</li>
-<li><b>The evaluation table</b> is the verdict: all held-out users, full ranking, with confidence intervals; the
-paired test says whether the change could be noise.</li>
-<li><b>Coloured profile text</b>: each sentence is removed in turn; green means the profile is further from the
-positive without it (the sentence helps), red means closer (it hurts). Hover a sentence for the numbers.</li>
-</ul>
-"""
+def _rank_cells(row, table) -> str:
+    return "".join(
+        f"<td class='num'>{row[m][0]:.4f} <span class='small'>[{row[m][1]:.4f}, {row[m][2]:.4f}]</span></td>"
+        if isinstance(row.get(m), tuple) else "<td></td>" for m in METRICS if m in table)
+
+
+def samples_html(view: RunView) -> str:
+    """Five held-out profiles drawn at random (not the best), untrained beside trained."""
+    from bluekit import pipeline
+    from bluekit.readability import sample_profiles
+
+    trained = pipeline.cached_test_profiles(view.ws, view.run_dir)
+    if not trained:
+        return ""
+    untrained = pipeline.cached_test_profiles(dataclasses.replace(view.ws, cfg=view.cfg)) or {}
+    rows = "".join(f"<tr><td>{_e(user)}</td><td class='profile'>{_e(untrained.get(user, '–'))}</td>"
+                   f"<td class='profile'>{_e(text) or '<i>(empty)</i>'}</td></tr>"
+                   for user, text in sample_profiles(trained, n=5, seed=0))
+    return ("<h3>Five held-out profiles, drawn at random (seed 0), not picked</h3>"
+            "<table id='samples'><tr><th>user</th><th>untrained profiler</th><th>trained profiler</th></tr>"
+            f"{rows}</table>")
+
+
+def summary_html(view: RunView, results: list, tests: list[dict], source: str) -> str:
+    """The first screen: three plain sentences and where their numbers came from."""
+    from bluekit import report_text as words
+
+    by_name = {r.name: r for r in results}
+    mrr = next((t for t in tests if t["metric"] == "mrr"), None)
+    untrained, trained = (by_name.get(mrr["a"]), by_name.get(mrr["b"])) if mrr else (None, None)
+    baselines = {n: by_name[n] for n in (words.RAW_HISTORY, words.LAST_ITEM) if n in by_name}
+    sentences = [words.trained_sentence(view.cfg, view.run_info, max_step(view), view.imap.n_items),
+                 words.held_out_sentence(mrr, untrained, trained, view.imap.n_items),
+                 words.baselines_sentence(trained, baselines)]
+    return ('<div class="summary" id="summary">' + "".join(f"<p>{s}</p>" for s in sentences)
+            + f'<p class="small" id="source">Where these numbers come from: {_e(source)}.</p></div>'
+            + words.HOW_TO_READ)
 
 
 def _document(title: str, body: str) -> str:
@@ -466,6 +414,30 @@ def demo_report(preset: str, out_dir: str | Path) -> Report | None:
     return report
 
 
+def _published_view(view: RunView, published: str) -> RunView:
+    long_dir = resolve_run(published)
+    shared = same_catalogue(view.cfg, load_run_config(long_dir))
+    return load_run(long_dir, ws=view.ws if shared else None, imap=view.imap if shared else None,
+                    label=run_label(long_dir) if is_published(long_dir) else f"{long_dir} (published)")
+
+
+def published_html(long_view: RunView, evaluated: list) -> str:
+    """The published long run, boxed and labelled as NOT the run above."""
+    in_table = any(long_view.run_dir.name in r.name for r in evaluated)
+    note = "Its held-out numbers are the rows named after it in the evaluation table above." if in_table else ""
+    long_eval, moved = "", False
+    if not in_table:
+        long_results, what = evaluate_run(long_view)
+        long_tests = profiler_tests(long_results)
+        moved = not barely_moved(long_view.summary, long_tests)
+        long_eval = (f"<h3>Its evaluation</h3>" + evaluation_html(long_results, what, long_tests))
+    return ("<div class='published'>"
+            f"<h2>Published long run: {_e(long_view.run_dir.name)} (NOT the run above)</h2>"
+            "<p class='sub'>Trained by <code>make train-long</code> with the same kind of settings for longer and "
+            f"shipped with the kit in <code>{_e(long_view.run_dir)}</code>. {note}</p>"
+            + long_eval + run_section_html(long_view, "-published", moved) + "</div>")
+
+
 def write_report(run_dir: str | Path, out: str | Path, compare: str = "auto",
                  results: str | Path | None = None, published: str = PUBLISHED,
                  ws=None, imap: viz.ItemMap | None = None) -> Report:
@@ -475,69 +447,33 @@ def write_report(run_dir: str | Path, out: str | Path, compare: str = "auto",
     folder) when this run barely moved the profiles, "always" / "never" force it. ws / imap:
     reuse a workspace and item map already built (they must be the run's catalogue).
     """
-    from bluekit.evaluate import load_results
-
     view = load_run(run_dir, ws=ws, imap=imap)
-    sections = ["run"]
-    if results is not None:
-        result_path, source = Path(results), f"{results}"
-        if not result_path.exists():
-            raise ReportError(f"results file {result_path} not found")
-    else:
-        result_path, source = find_results(view)
-    evaluated = load_results(result_path) if result_path else held_out_results(view)
-    if not result_path and evaluated:
-        source = (f"every held-out user ({evaluated[-1].summary['n']}), from the run's saved "
-                  "held-out profiles (test_profiles.json)")
-    elif not result_path:
-        evaluated = panel_results(view.traj)
-        source = (f"the snapshot panel only ({view.summary.get('users', 0)} users, first vs last snapshot): "
-                  "no held-out evaluation was saved for this run; notebook 04 or "
-                  "`python -m bluekit evaluate --run RUN_DIR` writes one")
+    sections = ["summary", "evaluation", "run"]
+    evaluated, source = evaluate_run(view, results)
     tests = profiler_tests(evaluated)
     main_tests = [t for t in tests if "published" not in t["b"].lower() or view.published]
     moved = not barely_moved(view.summary, main_tests)
 
-    body = [f"<h1>BLUE profiler report: {_e(view.label)}</h1>"]
-    verdict = "The profiles moved measurably." if moved else "This run barely moved the profiles"
+    body = [f"<h1>BLUE profiler report: {_e(view.label)}</h1>",
+            summary_html(view, evaluated, main_tests, source)]
     include = compare == "always" or (compare == "auto" and not moved)
     long_view = None
     if include and not view.published:
         try:
-            long_dir = resolve_run(published)
-            long_cfg = load_run_config(long_dir)
-            shared = same_catalogue(view.cfg, long_cfg)
-            long_view = load_run(long_dir, ws=view.ws if shared else None, imap=view.imap if shared else None,
-                                 label=run_label(long_dir) if is_published(long_dir) else f"{long_dir} (published)")
+            long_view = _published_view(view, published)
         except ReportError as err:
             body.append(f'<div class="box warn">The published run could not be added: {_e(err)}</div>')
-    if long_view is not None and not moved:
-        verdict += (f"; so this report also shows the <b>published long run {_e(long_view.run_dir.name)}</b> "
-                    "(trained by <code>make train-long</code>), clearly marked below.")
-    body.append(f'<div class="box{"" if moved else " warn"}">{verdict}{"" if moved or long_view else "."}</div>')
-    body.append(f"<h2>The run: {_e(view.label)}</h2>" + run_section_html(view, ""))
-    body.append("<h2>Evaluation</h2>" + evaluation_html(evaluated, source, tests))
-    sections.append("evaluation")
+    if not moved:
+        body.append('<div class="box warn">This run barely moved the profiles'
+                    + (f"; so this report also shows the <b>published long run {_e(long_view.run_dir.name)}</b> "
+                       "(trained by <code>make train-long</code>), clearly marked below." if long_view else ".")
+                    + "</div>")
+    body.append("<h2>Evaluation: every held-out user</h2>" + evaluation_html(evaluated, source, tests)
+                + samples_html(view))
+    body.append(f"<h2>The run: {_e(view.label)}</h2>" + run_section_html(view, "", moved))
     if long_view is not None:
         sections.append("published")
-        in_table = any(long_view.run_dir.name in r.name for r in evaluated)
-        note = ("Its held-out numbers are the rows named after it in the evaluation table above."
-                if in_table else "")
-        long_eval = ""
-        if not in_table:
-            long_results = held_out_results(long_view)
-            what = "every held-out user, from its shipped held-out profiles"
-            if not long_results:
-                long_results, what = panel_results(long_view.traj), "the published run's snapshot panel"
-            long_eval = (f"<h3>Its evaluation ({_e(what)})</h3>"
-                         + evaluation_html(long_results, what, profiler_tests(long_results)))
-        body.append(
-            "<div class='published'>"
-            f"<h2>Published long run: {_e(long_view.run_dir.name)} (NOT the run above)</h2>"
-            "<p class='sub'>Trained by <code>make train-long</code> with the same kind of settings for longer and "
-            f"shipped with the kit in <code>{_e(long_view.run_dir)}</code>. {note}</p>"
-            + run_section_html(long_view, "-published") + long_eval + "</div>")
-    body.append(HOW_TO_READ)
+        body.append(published_html(long_view, evaluated))
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body.append(f"<p class='small'>Written by <code>python -m bluekit report {_e(run_dir)}</code> on {stamp}. "
                 "Self-contained: no network, no kernel.</p>")

@@ -223,8 +223,10 @@ def _user_selector(fig: go.Figure, traj: Trajectories) -> dict:
                  else 0.06 for t, o in zip(fig.data, base)]
         buttons.append(dict(label=_short(user["label"], 40), method="restyle",
                             args=[{"opacity": faded}]))
-    return dict(type="dropdown", x=0.0, y=1.0, xanchor="left", yanchor="bottom", active=0,
-                showactive=True, pad=dict(b=4), bgcolor="white", buttons=buttons, name="users")
+    # beside play/pause, under the map: nothing drawn there for it to hide
+    return dict(type="dropdown", direction="up", x=0.125, y=-0.02, xanchor="left", yanchor="top",
+                active=0, showactive=True, pad=dict(r=6, t=0), bgcolor="white", buttons=buttons,
+                name="users")
 
 
 def trajectory_map(imap: ItemMap, traj: Trajectories, animate: bool = True,
@@ -385,7 +387,7 @@ def _add_frames(fig: go.Figure, traj: Trajectories, path_idx: list[int], arrow_i
                                    dict(label="❚❚ pause", method="animate",
                                         args=[[None], dict(frame=dict(duration=0, redraw=False),
                                                            mode="immediate")])])],
-        sliders=[dict(active=len(steps) - 1, x=0.14, len=0.48, y=-0.01, yanchor="top",
+        sliders=[dict(active=len(steps) - 1, x=0.26, len=0.36, y=-0.01, yanchor="top",
                       currentvalue=dict(prefix="step ", font=dict(size=12)), pad=dict(t=0, b=0),
                       steps=[dict(label=str(s), method="animate",
                                   args=[[str(s)], dict(frame=dict(duration=0, redraw=False),
