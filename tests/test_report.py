@@ -208,3 +208,38 @@ def test_report_draws_and_plays_in_headless_chromium_without_network(report, tmp
     assert not errors, errors
     assert shot.stat().st_size > 20_000 and first_screen.stat().st_size > 20_000
     print(f"\nscreenshots of the report: {first_screen} (first screen), {shot} (map, one user)")
+
+
+def test_readability_random_profiles_and_the_falling_reward_caption_show_when_they_exist(ws, tmp_path):
+    """Readability columns sit beside the ranks when the results carry them; five random
+    held-out profiles (not the best) are shown; a reward that falls while ranks rise is explained."""
+    import pandas as pd
+
+    from bluekit import pipeline
+    from bluekit.config import load_config
+    from bluekit.evaluate import load_results, save_results
+    from bluekit.readability import sample_profiles
+    from bluekit.report import write_report
+    from bluekit.report_text import reward_falls_while_ranks_rise
+    from bluekit.train.records import append_jsonl
+
+    run = make_run(ws, tmp_path / "run", moving=True)
+    results = load_results(held_out_results(ws, run))
+    results[-1].summary.update({"quiz_accuracy": 0.41, "quiz_accuracy_ci_low": 0.3,
+                                "quiz_accuracy_ci_high": 0.52, "item_description": 0.1})
+    save_results(results, run / "trained_vs_untrained.json")
+    profiles = {u: f"profile of {u}" for u in ws.test_examples.user_id}
+    key = pipeline.profiles_key(ws, load_config(run / "config.yaml").profiler, run)
+    (run / "test_profiles.json").write_text(json.dumps({"key": key, "profiles": profiles}))
+    (run / "metrics.jsonl").unlink()  # a reward that rises, then falls over the last quarter
+    append_jsonl(run / "metrics.jsonl", [{"step": s, "reward": -abs(s - 12) / 10} for s in range(1, 21)])
+    html = write_report(run, tmp_path / "r.html", compare="never", ws=ws).path.read_text()
+    assert "<th>item_description</th>" in html and "<th>quiz_accuracy</th>" in html
+    assert "0.41 <span class='small'>[0.30, 0.52]</span>" in html
+    assert "<th>fluency</th>" not in html  # only what was measured
+    shown = re.findall(r"<tr><td>([^<]+)</td><td class='profile'>", html.split("id='samples'")[1])
+    assert shown == [u for u, _ in sample_profiles(profiles, n=5, seed=0)]
+    assert 'id="reward-caption"' in html and "not a contradiction" in html
+    metrics = pd.DataFrame({"step": range(1, 21), "reward": [-abs(s - 12) / 10 for s in range(1, 21)]})
+    assert reward_falls_while_ranks_rise(metrics, ranks_rose=False) is None  # nothing to explain
+    assert reward_falls_while_ranks_rise(metrics.assign(reward=metrics.step), True) is None  # rising
