@@ -112,15 +112,21 @@ def history_text(titles: Sequence[str], max_items: int = DEFAULT_HISTORY_ITEMS,
     return prefix + "; ".join(titles) if titles else ""
 
 
+def history_texts(examples: pd.DataFrame, items: pd.DataFrame, item_index: Mapping[str, int],
+                  max_items: int = DEFAULT_HISTORY_ITEMS, prefix: str = DEFAULT_HISTORY_PREFIX) -> list[str]:
+    """Each example's history as the raw-history baseline's text (:func:`history_text`)."""
+    title_of = dict(zip(items["item_id"].astype(str), items["title"].fillna("").astype(str)))
+    return [history_text([title_of.get(i, "") for i in (h if h is not None else []) if i in item_index],
+                         max_items, prefix) for h in examples["history"]]
+
+
 def raw_history_text(examples: pd.DataFrame, *, items: pd.DataFrame, item_index: Mapping[str, int],
                      item_vecs: np.ndarray, embedder, max_items: int = DEFAULT_HISTORY_ITEMS,
                      prefix: str = DEFAULT_HISTORY_PREFIX, ks: Sequence[int] = DEFAULT_KS,
                      exclude_history: bool = False, batch_size: int = 1024,
                      name: str = "raw history text", **_unused) -> MethodResult:
     """Query = the history's item titles rendered as one text and embedded as a query."""
-    title_of = dict(zip(items["item_id"].astype(str), items["title"].fillna("").astype(str)))
-    texts = [history_text([title_of.get(i, "") for i in (h if h is not None else []) if i in item_index],
-                          max_items, prefix) for h in examples["history"]]
+    texts = history_texts(examples, items, item_index, max_items, prefix)
     return evaluate_texts(name, texts, examples, item_index=item_index, item_vecs=item_vecs,
                           embedder=embedder, ks=ks, exclude_history=exclude_history, batch_size=batch_size)
 

@@ -159,41 +159,58 @@ def test_profiles(ws: Workspace, run_dir: str | Path | None = None, show_progres
     return profiles
 
 
-def profiler_result(ws: Workspace, name: str, run_dir: str | Path | None = None):
+def profiler_result(ws: Workspace, name: str, run_dir: str | Path | None = None,
+                    readability: bool = True):
     """The untrained profiler's (run_dir None) or a trained run's held-out profiles, embedded and
-    ranked against the whole catalogue (profiles from the cache when they are current)."""
+    ranked against the whole catalogue (profiles from the cache when they are current), with the
+    readability measures beside the rank metrics (bluekit.readability) unless told not to."""
     from bluekit.evaluate import evaluate_texts
 
-    return evaluate_texts(name, test_profiles(ws, run_dir), ws.test_examples, **_eval_kwargs(ws))
+    texts = test_profiles(ws, run_dir)
+    result = evaluate_texts(name, texts, ws.test_examples, **_eval_kwargs(ws))
+    return with_readability(ws, result, [texts.get(u, "") for u in ws.test_examples.user_id]) \
+        if readability else result
 
 
-def profile_results(ws: Workspace, run_dir: str | Path | None = None) -> list:
-    """Untrained vs trained profiler on the held-out users."""
-    return [profiler_result(ws, "untrained profiler", None),
-            profiler_result(ws, "trained profiler (GRPO)", run_dir or ws.cfg.train.output_dir)]
+_READERS: dict = {}
 
 
-def published_result(ws: Workspace, name: str = "cpu-long"):
-    """A published run (data/pretrained/<name>) evaluated on this workspace's held-out users,
-    labelled as published; None (with the reason printed) when it does not apply here: it was
-    trained on other data, or some of these held-out users were its training users."""
-    from bluekit.config import load_config
-    from bluekit.data import train_test_users
-    from bluekit.train import load_metrics, pretrained_run
+def base_reader(ws: Workspace) -> tuple:
+    """The frozen base profiler (model, tokenizer), loaded once per process: the quiz's reader
+    and the fluency model, the same for every method so their numbers compare."""
+    from bluekit.llm import load_reader
 
-    run_dir = pretrained_run(name)
-    cfg = load_config(run_dir / "config.yaml")
-    if cfg.data != ws.cfg.data:
-        print(f"published run {name!r} skipped: trained on {cfg.data.domain} with "
-              f"{cfg.data.demo_users} demo users; this workspace is {ws.cfg.data.domain} with "
-              f"{ws.cfg.data.demo_users}")
-        return None
-    its_train_users, _ = train_test_users(ws.prepared, cfg)
-    if set(its_train_users) & set(ws.test_users):
-        print(f"published run {name!r} skipped: it trained on some of these held-out users")
-        return None
-    steps = int(load_metrics(run_dir)["step"].max())
-    return profiler_result(ws, f"{name} profiler (published, {steps} steps)", run_dir)
+    key = (ws.cfg.profiler.model, ws.cfg.profiler.dtype)
+    if key not in _READERS:
+        _READERS[key] = load_reader(ws.cfg.profiler, device="cpu" if ws.cfg.profiler.model == "tiny" else None)
+    return _READERS[key]
+
+
+def with_readability(ws: Workspace, result, texts: list[str], reader: bool = True):
+    """Attach the readability measures of these texts (one per held-out example row) to a
+    MethodResult: item-description share, repetition, history coverage, and (reader=True) the
+    quiz accuracy and fluency under the frozen base profiler."""
+    from bluekit import readability
+
+    measures = readability.measure(
+        texts, ws.test_examples, item_index=ws.prepared.item_index, item_vecs=ws.item_vecs,
+        titles=ws.prepared.items.title.fillna("").astype(str).tolist(), embedder=ws.embedder,
+        reader=base_reader(ws) if reader else None)  # one fixed quiz for every run
+    return readability.add_readability(result, measures)
+
+
+def readability_references(ws: Workspace) -> list:
+    """The rows readability is read against besides the untrained profiler: raw history text
+    (the same titles the baseline embeds) and no text at all (the quiz's floor: the reader
+    guesses; every target ranks last)."""
+    from bluekit.baselines import history_texts, raw_history_text
+    from bluekit.evaluate import evaluate_texts
+
+    kw = _eval_kwargs(ws)
+    raw = raw_history_text(ws.test_examples, **kw)
+    texts = history_texts(ws.test_examples, ws.prepared.items, ws.prepared.item_index)
+    empty = evaluate_texts("no profile", [""] * len(ws.test_examples), ws.test_examples, **kw)
+    return [with_readability(ws, raw, texts), with_readability(ws, empty, [""] * len(texts))]
 
 
 def save_table(results: list, stem: str | Path) -> pd.DataFrame:

@@ -13,14 +13,14 @@ catalogue (ids, normalised vectors, titles) and, for the text reward, the reader
 Built-ins (registry name: class, range): infonce: InfoNCE (nats, <= 0), items_to_profile:
 ItemsToProfile (nats, <= 0), bidirectional_infonce: BidirectionalInfoNCE (nats, <= 0), cosine:
 Cosine ([-1, 1]), rank_reward: RankReward ((0, 1]), next_item_mcq: NextItemMCQ ([0, 1]),
-length_format: LengthFormat ([-1, 0]). Modules: core (context, Reward, input checks,
+length_format: LengthFormat ([-1, 0]), user_profile: UserProfile ([0, 1]). Modules: core (context, Reward, input checks,
 HashingEmbedder), embedding, text, format, registry (register, resolve, build_reward_funcs,
 score_profiles).
 """
 from .core import (Batch, HashingEmbedder, Reward, RewardContext, RewardError, completion_text,
                    make_batch, prompt_text, reward_context, toy_context)
 from .embedding import BidirectionalInfoNCE, Cosine, InfoNCE, ItemsToProfile, RankReward
-from .format import LengthFormat
+from .format import LengthFormat, UserProfile
 from .registry import (build_reward, build_reward_funcs, group_normalized, register,
                        registered_names, resolve, score_profiles)
 from .text import NextItemMCQ, mcq_prompt, option_probabilities
@@ -29,7 +29,7 @@ __all__ = [
     "Batch", "HashingEmbedder", "Reward", "RewardContext", "RewardError", "completion_text",
     "make_batch", "prompt_text", "reward_context", "toy_context",
     "BidirectionalInfoNCE", "Cosine", "InfoNCE", "ItemsToProfile", "RankReward",
-    "LengthFormat", "NextItemMCQ", "mcq_prompt", "option_probabilities",
+    "LengthFormat", "UserProfile", "NextItemMCQ", "mcq_prompt", "option_probabilities",
     "build_reward", "build_reward_funcs", "group_normalized", "register", "registered_names",
     "resolve", "score_profiles",
 ]

@@ -113,3 +113,27 @@ class LengthFormat(Reward):
         ids = batch.completion_ids or [None] * len(batch)
         return [self.penalty(text, source, None if tokens is None else len(tokens))
                 for text, source, tokens in zip(batch.texts, self.sources(batch), ids)]
+
+
+@register("user_profile")
+class UserProfile(Reward):
+    """Readability term: 1 when the profile is about the user, 0 when it describes a product
+    (:func:`bluekit.readability.describes_item`) or is repetitive (a content word 3+ times, a
+    3-gram twice: :func:`bluekit.readability.repetitive`), 0 for an empty text. Range: [0, 1].
+    Beside a rank reward it keeps "The user prefers ..." from turning into "This knit sweater is
+    knit ..." (the collapse of the rank-only cpu-long run).
+
+    >>> UserProfile()(completions=["The user prefers light trail shoes and wool socks.",
+    ...                            "This knit beanie is a unique wool knit knit.", ""])
+    [1.0, 0.0, 0.0]
+    """
+    floor = 0.0
+
+    def __init__(self, ctx: RewardContext | None = None, repetition: bool = True):
+        super().__init__(ctx)
+        self.repetition = bool(repetition)
+
+    def score(self, batch: Batch) -> list[float]:
+        from bluekit.readability import describes_item, repetitive
+        return [float(bool(words(t)) and not describes_item(t)
+                      and not (self.repetition and repetitive(t))) for t in batch.texts]

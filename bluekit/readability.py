@@ -1,0 +1,360 @@
+"""Is a profile still a user profile? Text measures reported beside the rank metrics.
+
+A reward that ranks the next item can teach the profiler to describe that item instead of the
+user ("This knit sweater is knit by the knit of a woolen yarn."): the rank rises and the profile
+stops being a profile. These per-profile measures catch that:
+
+- ``describes_item``: the text is about a product, not a person (see :func:`describes_item`);
+- ``repetitive``: a content word three or more times, or a word 3-gram twice;
+- ``history_coverage`` (needs the embedder): the share of the user's own history items in the
+  profile's top-50 over the catalogue; a profile of the user retrieves their history, a
+  description of one item retrieves one item;
+- ``quiz_accuracy`` (needs the reader LLM): :mod:`bluekit.quiz`;
+- ``fluency`` (needs the base profiler): mean per-token log-likelihood, :func:`fluency`.
+
+Shares come with a 95% bootstrap CI (:func:`summarize_flags`) and methods are compared user by
+user with :func:`bluekit.evaluate.paired_test`, the same test as the rank metrics.
+"""
+from __future__ import annotations
+
+import re
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+# The per-user columns (and summary keys, with _ci_low/_ci_high) a MethodResult gains when its
+# profiles are measured (bluekit.pipeline.profiler_result): shares are 0/1 per user.
+READABILITY_METRICS = ("item_description", "repetitive", "history_coverage", "quiz_accuracy", "fluency")
+# Which direction is better, for tables and targets: item descriptions and repetition should fall.
+LOWER_IS_BETTER = frozenset({"item_description", "repetitive"})
+
+# Nouns that name the person a profile is about ("this child favors ...", "an outdoor enthusiast who").
+PERSON_NOUNS = frozenset("""
+user users customer customers shopper shoppers buyer buyers person people individual someone
+somebody consumer consumers reader readers fan fans enthusiast enthusiasts lover lovers collector
+collectors traveler travelers traveller travellers athlete athletes runner runners hiker hikers
+parent parents mother father mom dad child kid kids man woman guy lady gentleman student
+professional fashionista gardener cook chef gamer owner owners homeowner they he she
+client clients patron patrons member visitor visitors diner diners guest guests adventurer
+sailor sailors yogi yogis guru knitter knitters wearer wearers skier skiers swimmer swimmers cyclist
+cyclists golfer golfers angler anglers camper campers climber climbers dancer dancers artist artists
+baker bakers crafter crafters writer photographer teenager teen toddler girl boy men women family
+""".split())
+# Possessives ("their", "his", "the user's") make a clause about the person when what they own is
+# a taste ("their style is", "the user's preferences are"), not a product ("this runner's shoes are").
+PERSON_POSSESSIVES = frozenset("their his her my our your".split())
+TASTE_NOUNS = frozenset("""
+preference preferences taste tastes style styles interest interests favorite favorites favourite
+favourites wardrobe choice choices purchase purchases habit habits need needs priority priorities
+aesthetic focus passion passions hobby hobbies lifestyle personality shopping history activity
+activities
+""".split())
+# Words that end a clause's subject: forms of be/have, verbs of taste and behaviour, and the
+# verbs item descriptions use ("features", "offers"). A clause's subject is the words before the
+# first of these (or before "who"/"that").
+VERBS = frozenset("""
+is are was were be been being am 's has have had seems seem appears appear looks look
+likes like liked loves love loved enjoys enjoy enjoyed prefers prefer preferred favors favor
+favored favours favour favoured appreciates appreciate appreciated values value valued seeks seek
+sought wants want wanted needs need needed tends tend buys buy bought purchases purchase
+purchased shops shop shopped wears wear wore owns own collects collect gravitates gravitate
+leans lean opts opt chooses choose chose focuses focus searches search looks favours admires
+admire admired cares care desires desire craves crave fancies adores adore adored follows
+uses use used reads read plays play cooks travels travel hikes runs visits visit visited
+dines dine eats eat spends spend spent explores explore explored prioritizes prioritize
+offers offer offered features feature featured provides provide provided comes come combines
+combine keeps keep makes make made adds add gives give delivers deliver includes include boasts
+boast fits fit knit knits designed crafted suits suit brings bring showcases showcase blends
+blend pairs pair works work helps help allows allow lets ensures ensure remains remain stays stay
+becomes become can could will would should may might must
+""".split())
+# A clause that opens with one of these has the person as its unstated subject ("Loves trail runs").
+TASTE_VERBS = frozenset("""
+likes loves enjoys prefers favors favours appreciates values seeks wants buys purchases shops wears
+collects gravitates leans opts chooses admires adores craves fancies tends follows needs
+""".split())
+SUBJECT_ENDERS = frozenset({"who", "that", "which", "whose"})
+PREPOSITIONS = frozenset("of for with in from by among to on at about".split())
+DETERMINERS = frozenset("this these that those the a an its it".split())
+STOPWORDS = frozenset("""
+a an the and or but of for to in on at by with from as is are was were be been this that these
+those it its their they them he she his her who whom which what user users s has have had not no
+very more most also into than then so such both each other any all some one two three a's i
+""".split())
+
+_CLAUSE_SPLIT = re.compile(r"[.!?;:\n]+|\s[-–—]\s")
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def clause_subjects(text: str) -> list[tuple[str, str]]:
+    """Each clause: what it is about ("person" | "item" | "none"), its subject, its word count.
+
+    A clause's subject is the words before its first verb (or "who"/"that"). It is a person when
+    its head word, or a possessive in it, names one ("this user", "the user's taste", "their
+    style", "an outdoor enthusiast who"); otherwise, when the clause has a verb or opens with a
+    determiner ("This knit beanie ..."), it is an item; a verbless fragment is "none".
+
+    >>> clause_subjects("This user's taste leans sporty. This rain jacket is breathable.")
+    [('person', "this user's taste", 5), ('item', 'this rain jacket', 5)]
+    """
+    out = []
+    for clause in _CLAUSE_SPLIT.split(text):
+        tokens = _words(clause)
+        if not tokens:
+            continue
+        cut = next((i for i, t in enumerate(tokens) if (t in VERBS and not _is_adjective(tokens, i))
+                    or t in SUBJECT_ENDERS or _is_contraction(tokens, i)), None)
+        if cut is not None and _is_contraction(tokens, cut):
+            tokens = tokens[:cut] + [tokens[cut][:-2], "is"] + tokens[cut + 1:]  # "this kid's a fan"
+            cut += 1
+        subject = tokens[:cut] if cut is not None else tokens
+        # The head is the last word before a preposition: "a fan of yoga", "the gift for this user".
+        phrase = subject[:next((i for i, t in enumerate(subject) if i and t in PREPOSITIONS), len(subject))]
+        head = _bare(phrase[-1]) if phrase else ""
+        owners = [_bare(t) for t in subject[:-1] if t.endswith(("'s", "’s")) or t in PERSON_POSSESSIVES]
+        owned_taste = head in TASTE_NOUNS and any(o in PERSON_NOUNS or o in PERSON_POSSESSIVES
+                                                  for o in owners)
+        if cut is None and head in PERSON_NOUNS and len(subject) <= 3:
+            kind = "none"  # a label ("The user:", "Profile of the user -"), not a statement
+        elif head in PERSON_NOUNS or owned_taste or (cut == 0 and tokens[0] in TASTE_VERBS):
+            kind = "person"
+        elif cut is not None and cut > 0 or (subject and subject[0] in DETERMINERS and cut is None):
+            kind = "item"
+        else:
+            kind = "none"
+        out.append((kind, " ".join(subject), len(tokens)))
+    return out
+
+
+def _bare(token: str) -> str:
+    return re.sub(r"['’]s$", "", token)
+
+
+def _is_contraction(tokens: list[str], i: int) -> bool:
+    """ "kid's a" / "user's always": the 's is "is", not a possessive."""
+    return (tokens[i].endswith(("'s", "’s")) and i + 1 < len(tokens)
+            and tokens[i + 1] in {"a", "an", "the", "so", "very", "not", "always", "all", "into", "really"})
+
+
+def _is_adjective(tokens: list[str], i: int) -> bool:
+    """ "the child's preferred boot": a participle after a possessive describes what follows."""
+    return i > 0 and tokens[i].endswith("ed") and (
+        tokens[i - 1].endswith(("'s", "’s")) or tokens[i - 1] in PERSON_POSSESSIVES | DETERMINERS)
+
+
+def describes_item(text: str) -> bool:
+    """True when a profile describes a product rather than the user.
+
+    It does when no clause is about a person while some clause is about an item, or the item
+    clauses hold more words than the person clauses (:func:`clause_subjects`). So a label in front
+    ("User profile: This knit sweater is warm.") or a short person clause beside a long product
+    description ("The user likes this: This knit beanie is a unique wool knit.") does not change
+    the verdict; a verbless keyword list ("hiking, wool socks, trail shoes") is not an item
+    description. Checked against 160 hand-labelled profiles (tests/data/readability_labels.csv;
+    agreement in docs/READABILITY.md).
+
+    >>> describes_item("The user prefers comfortable, breathable running gear.")
+    False
+    >>> describes_item("This knit sweater is knit by the knit of a woolen yarn.")
+    True
+    >>> describes_item("User profile: This knit sweater is knit by the knit of a woolen yarn.")
+    True
+    >>> describes_item("A fashion enthusiast who appreciates vintage jewelry.")
+    False
+    >>> describes_item("Loves waterproof hiking boots and long trail walks.")
+    False
+    """
+    clauses = clause_subjects(text)
+    person = sum(n for kind, _, n in clauses if kind == "person")
+    item = sum(n for kind, _, n in clauses if kind == "item")
+    return item > person  # empty text, or a keyword list with no statement at all: False
+
+
+def repetitive(text: str, word_limit: int = 3, ngram: int = 3) -> bool:
+    """A content word `word_limit`+ times, or a word `ngram`-gram that occurs twice.
+
+    >>> repetitive("This knit beanie is a unique wool knit knit.")
+    True
+    >>> repetitive("Prefers light trail shoes and warm wool socks for winter hikes.")
+    False
+    """
+    tokens = _words(text)
+    content = [t for t in tokens if t not in STOPWORDS and len(t) > 2]
+    if content and max(pd.Series(content).value_counts()) >= word_limit:
+        return True
+    grams = [tuple(tokens[i:i + ngram]) for i in range(len(tokens) - ngram + 1)]
+    return len(grams) != len(set(grams))
+
+
+def text_flags(texts: Sequence[str]) -> pd.DataFrame:
+    """The per-profile flags that need no model: item_description, repetitive, words."""
+    texts = ["" if t is None else str(t) for t in texts]
+    return pd.DataFrame({"item_description": [float(describes_item(t)) for t in texts],
+                         "repetitive": [float(repetitive(t)) for t in texts],
+                         "words": [float(len(_words(t))) for t in texts]})
+
+
+def history_coverage(profile_vecs: np.ndarray, item_vecs: np.ndarray,
+                     histories: Sequence[Sequence[int]], k: int = 50) -> np.ndarray:
+    """Per user: the share of their history items (catalogue rows) in the profile's top-k.
+
+    >>> items = np.eye(4, dtype=np.float32)
+    >>> history_coverage(np.array([[1, 1, 0, 0.]]), items, [[0, 1, 3]], k=2).tolist()
+    [0.6666666666666666]
+    """
+    out = np.full(len(profile_vecs), np.nan)
+    k = min(k, len(item_vecs))
+    for start in range(0, len(profile_vecs), 512):
+        scores = np.asarray(profile_vecs[start:start + 512], np.float32) @ np.asarray(item_vecs, np.float32).T
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        for row, user in enumerate(range(start, min(start + 512, len(profile_vecs)))):
+            history = np.asarray(histories[user], dtype=np.int64)
+            if len(history) and np.isfinite(scores[row]).all() and np.abs(scores[row]).sum() > 0:
+                out[user] = float(np.isin(history, top[row]).mean())
+            elif len(history):
+                out[user] = 0.0
+    return out
+
+
+def fluency(texts: Sequence[str], model, tokenizer, batch_size: int = 32,
+            prompt: str = "Describe a shopper's tastes in one sentence.") -> np.ndarray:
+    """Mean per-token log-likelihood of each text under a frozen LM, as the reply to one neutral
+    chat prompt (the same prompt for every method, so profiles and raw history compare). Higher is
+    more fluent; an empty text gets NaN."""
+    import torch
+
+    messages = [{"role": "user", "content": prompt}]
+    try:
+        prefix = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    except Exception:  # noqa: BLE001 - a tokenizer without a chat template (tiny test models)
+        prefix = prompt + "\n"
+    prefix_ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
+    out = np.full(len(texts), np.nan)
+    device = next(model.parameters()).device
+    order = [i for i, t in enumerate(texts) if t and str(t).strip()]
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        seqs = [prefix_ids + tokenizer(str(texts[i]), add_special_tokens=False)["input_ids"][:256]
+                for i in rows]
+        width = max(map(len, seqs))
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for r, seq in enumerate(seqs):
+            ids[r, :len(seq)] = torch.tensor(seq)
+            mask[r, :len(seq)] = 1
+        with torch.no_grad():
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None].to(device))[..., 0]
+        for r, seq in enumerate(seqs):
+            span = logp[r, len(prefix_ids) - 1:len(seq) - 1]
+            out[rows[r]] = float(span.mean()) if span.numel() else np.nan
+    return out
+
+
+def summarize_flags(values: Sequence[float], n_boot: int = 2000, seed: int = 0) -> dict:
+    """Mean of a per-profile measure with a seeded 95% bootstrap CI (NaNs left out).
+
+    >>> s = summarize_flags([1, 0, 0, 1])
+    >>> s["mean"], s["n"]
+    (0.5, 4)
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return {"mean": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "n": 0}
+    boot = x[np.random.default_rng(seed).integers(0, len(x), (n_boot, len(x)))].mean(1)
+    return {"mean": float(x.mean()), "ci_low": float(np.quantile(boot, 0.025)),
+            "ci_high": float(np.quantile(boot, 0.975)), "n": int(len(x))}
+
+
+def sample_profiles(texts_by_user: Mapping[str, str], n: int = 5, seed: int = 0) -> list[tuple[str, str]]:
+    """`n` profiles drawn at random (seeded), not the best ones: what a run's profiles look like."""
+    users = sorted(texts_by_user)
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(len(users), size=min(n, len(users)), replace=False) if users else []
+    return [(users[i], texts_by_user[users[i]]) for i in sorted(picked)]
+
+
+def add_readability(result, measures: pd.DataFrame):
+    """Attach per-user readability columns (rows aligned with result.per_user) and their means
+    with 95% bootstrap CIs to a bluekit.evaluate.MethodResult; returns it."""
+    for column in measures.columns:
+        result.per_user[column] = measures[column].to_numpy(dtype=float)
+        s = summarize_flags(measures[column])
+        result.summary[column] = s["mean"]
+        result.summary[f"{column}_ci_low"], result.summary[f"{column}_ci_high"] = s["ci_low"], s["ci_high"]
+    return result
+
+
+# ---------------------------------------------------------------- the text-space quiz
+
+def quiz_questions(examples: pd.DataFrame, item_index: Mapping[str, int], titles: Sequence[str],
+                   num_choices: int = 4, seed: int = 0) -> tuple[list[list[str]], list[int]]:
+    """One multiple-choice question per example: the target and `num_choices - 1` catalogue items
+    the user never had (seeded per user), the answer's position rotated over the users (user i's
+    answer sits at option i mod K), so a reader that always says "A" scores exactly chance."""
+    import zlib
+
+    choice_titles, answers = [], []
+    n_items = len(titles)
+    for i, (user, target, history) in enumerate(zip(examples["user_id"], examples["item_id"],
+                                                     examples["history"])):
+        rng = np.random.default_rng([seed, zlib.crc32(str(user).encode())])
+        seen = {item_index[h] for h in (history if history is not None else []) if h in item_index}
+        target_row = item_index.get(target, -1)
+        seen.add(target_row)
+        pool = np.array([r for r in range(n_items) if r not in seen])
+        rows = [int(r) for r in rng.choice(pool, size=num_choices - 1, replace=False)]
+        answer = i % num_choices
+        rows.insert(answer, target_row)
+        choice_titles.append([titles[r] if r >= 0 else "" for r in rows])
+        answers.append(answer)
+    return choice_titles, answers
+
+
+def quiz_accuracy(texts: Sequence[str], choice_titles: list[list[str]], answers: list[int],
+                  model, tokenizer, batch_size: int = 32) -> np.ndarray:
+    """1 where the reader, given only the text, puts its highest probability on the true option
+    (bluekit.rewards.text.option_probabilities: the next_item_mcq reward's own question)."""
+    from bluekit.rewards.text import option_probabilities
+
+    hits = np.zeros(len(texts))
+    for start in range(0, len(texts), batch_size):
+        rows = slice(start, start + batch_size)
+        dists = option_probabilities(model, tokenizer, [str(t or "") for t in texts[rows]],
+                                     choice_titles[rows])
+        hits[rows] = [float(int(np.argmax(d)) == a) for d, a in zip(dists, answers[rows])]
+    return hits
+
+
+def measure(texts: Sequence[str], examples: pd.DataFrame, *, item_index: Mapping[str, int],
+            item_vecs: np.ndarray, titles: Sequence[str], embedder, reader: tuple | None = None,
+            num_choices: int = 4, coverage_k: int = 50, seed: int = 0) -> pd.DataFrame:
+    """Every readability measure per example row (columns READABILITY_METRICS): the text flags,
+    history coverage (texts embedded as queries), and with a reader (model, tokenizer), the quiz
+    and fluency under it (NaN without one)."""
+    texts = ["" if t is None else str(t) for t in texts]
+    flags = text_flags(texts)
+    vecs = np.zeros((len(texts), item_vecs.shape[1]), dtype=np.float32)
+    filled = [i for i, t in enumerate(texts) if t.strip()]
+    if filled:
+        vecs[filled] = embedder.encode_queries([texts[i] for i in filled])
+    histories = [[item_index[h] for h in (hist if hist is not None else []) if h in item_index]
+                 for hist in examples["history"]]
+    out = pd.DataFrame({"item_description": flags["item_description"],
+                        "repetitive": flags["repetitive"],
+                        "history_coverage": history_coverage(vecs, item_vecs, histories, coverage_k)})
+    out["quiz_accuracy"] = np.nan
+    out["fluency"] = np.nan
+    if reader is not None:
+        model, tokenizer = reader
+        choices, answers = quiz_questions(examples, item_index, titles, num_choices, seed)
+        out["quiz_accuracy"] = quiz_accuracy(texts, choices, answers, model, tokenizer)
+        out["fluency"] = fluency(texts, model, tokenizer)
+    return out[list(READABILITY_METRICS)]
