@@ -74,6 +74,7 @@ def test_read_metadata_quirks(tmp_path):
     assert tee["title"] == "Tee" and tee["category"] == "AMAZON FASHION"
     assert tee["description"] == "Soft tee." and tee["features"] == ["cotton", "blue"]
     assert tee["categories"] == ["Clothing", "Men"] and tee["store"] == "Acme"  # store beats brand
+    assert tee["average_rating"] == 4.2 and math.isnan(belt["average_rating"])  # kept for rewards
     assert tee["price"] == 12.5 and tee["address"] == ""
     assert hat["price"] == 1299.99 and hat["store"] == "HatCo"
     assert sock["features"] == [] and sock["categories"] == [] and sock["description"] == ""

@@ -54,6 +54,7 @@ def test_read_metadata(tmp_path):
     pizza, bagel = items.to_dict("records")
     assert pizza["title"] == "Joe's Pizza" and pizza["category"] == "Pizza restaurant"
     assert pizza["categories"] == ["Pizza restaurant", "Italian restaurant"]
+    assert pizza["average_rating"] == 4.6 and math.isnan(bagel["average_rating"])
     assert pizza["description"] == "" and pizza["address"].startswith("Joe's Pizza, 7 Carmine")
     assert math.isnan(pizza["price"]) and pizza["store"] == "" and pizza["features"] == []
     assert bagel["category"] == "" and bagel["categories"] == [] and bagel["address"] == ""

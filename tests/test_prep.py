@@ -23,7 +23,7 @@ def interactions(rows):
 def items(ids, **columns):
     frame = pd.DataFrame({"item_id": ids, "title": [f"title {i}" for i in ids],
                           "category": "", "description": "", "store": "", "address": "",
-                          "price": np.nan})
+                          "price": np.nan, "average_rating": np.nan})
     frame["features"] = [[] for _ in ids]
     frame["categories"] = [[] for _ in ids]
     for name, values in columns.items():

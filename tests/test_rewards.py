@@ -457,6 +457,7 @@ def test_rewards_see_item_metadata_through_ctx_and_the_positive_columns(monkeypa
     monkeypatch.syspath_prepend(str(EXAMPLES))
     ctx = toy_context()
     assert ctx.item("tent")["categories"] == ["Sports & Outdoors", "Camping", "Tents"]
+    assert ctx.item("tent")["average_rating"] == 4.5 and ctx.item("tent")["price"] == 30.0
     assert ctx.items["item_id"].tolist() == ctx.item_ids
     rows = [{"user_id": "u1", "positive": "tent",
              "positive_categories": ctx.item("tent")["categories"]}] * 3

@@ -219,6 +219,7 @@ def test_training_rows_use_valid_examples_and_never_the_test_item(tmp_path, worl
         assert row["positive_title"] == item.title
         assert row["positive_categories"] == list(item.categories)
         assert row["positive_category"] == item.category and np.isnan(row["positive_price"])
+        assert np.isnan(row["positive_average_rating"])  # this tiny world's items have none
     panel = build_panel(world, test_users[:2], cfg)
     assert [r["positive"] for r in panel] == [test_items[u] for u in test_users[:2]]
     assert panel[0]["positive_title"] == titles[panel[0]["positive"]]

@@ -46,6 +46,7 @@ META_KEYS = {
     "categories": ("categories",),
     "store": ("store",),
     "price": ("price",),
+    "average_rating": ("average_rating", "averageRating"),
     "details": ("details",),
 }
 # Keys in `details` that name a brand, used when `store` is empty.
@@ -222,5 +223,5 @@ def _parse_meta(obj: dict) -> tuple[tuple, str | None, str | None]:
            jsonl.to_text(jsonl.get(obj, keys["description"])),
            jsonl.to_str_list(jsonl.get(obj, keys["features"])),
            jsonl.to_str_list(jsonl.get(obj, keys["categories"])),
-           store, price, "")
+           store, price, "", jsonl.optional_float(jsonl.get(obj, keys["average_rating"])))
     return row, price_problem, details_problem

@@ -35,6 +35,7 @@ META_KEYS = {
     "category": ("category",),
     "description": ("description",),
     "address": ("address",),
+    "avg_rating": ("avg_rating",),
 }
 
 
@@ -109,4 +110,5 @@ def _parse_meta(obj: dict) -> tuple:
             categories,
             "",  # store
             math.nan,  # price: only a tier such as "$$"
-            jsonl.to_text(jsonl.get(obj, keys["address"])))
+            jsonl.to_text(jsonl.get(obj, keys["address"])),
+            jsonl.optional_float(jsonl.get(obj, keys["avg_rating"])))

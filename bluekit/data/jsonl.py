@@ -132,6 +132,7 @@ def items_frame(columns: dict[str, list]) -> pd.DataFrame:
     frame["features"] = pd.Series(columns["features"], dtype=object)
     frame["categories"] = pd.Series(columns["categories"], dtype=object)
     frame["price"] = np.asarray(columns["price"], dtype="float64")
+    frame["average_rating"] = np.asarray(columns["average_rating"], dtype="float64")
     return frame[ITEM_COLUMNS]
 
 
@@ -162,6 +163,18 @@ def require(obj: dict, keys: Sequence[str]) -> Any:
         aliases = f" (also accepted: {', '.join(map(repr, keys[1:]))})" if len(keys) > 1 else ""
         raise FieldError(f"missing {keys[0]}", f"missing required field {keys[0]!r}{aliases}")
     return value
+
+
+def optional_float(value: Any) -> float:
+    """A number (or numeric string) as float; NaN for anything else (an optional field).
+
+    >>> optional_float("4.5"), optional_float(None)
+    (4.5, nan)
+    """
+    try:
+        return math.nan if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def to_float(value: Any, name: str) -> float:

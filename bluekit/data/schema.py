@@ -6,7 +6,8 @@ interactions: one row per (user, item) event
 items: one row per item, item_id unique
     item_id: str, title: str, category: str (main category / first category),
     description: str, features: list[str], categories: list[str],
-    store: str (brand / store), price: float (NaN when unknown), address: str ("" for Amazon)
+    store: str (brand / store), price: float (NaN when unknown), address: str ("" for Amazon),
+    average_rating: float (the metadata's average star rating; NaN when unknown)
 examples (what splits produce; the same columns as the Amazon benchmark CSVs):
     user_id: str, item_id: str (the target), rating: float, timestamp: int,
     history: list[str] (item ids before the target, oldest first, truncated)
@@ -21,7 +22,7 @@ from bluekit.errors import KitError
 
 INTERACTION_COLUMNS = ["user_id", "item_id", "rating", "timestamp", "review_title", "review_text"]
 ITEM_COLUMNS = ["item_id", "title", "category", "description", "features", "categories",
-                "store", "price", "address"]
+                "store", "price", "address", "average_rating"]
 EXAMPLE_COLUMNS = ["user_id", "item_id", "rating", "timestamp", "history"]
 
 

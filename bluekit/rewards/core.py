@@ -144,8 +144,8 @@ class RewardContext:
 
     item_vecs rows are aligned with item_ids and item_titles (normalised again here, to be safe).
     ``items``: the prepared item table (bluekit.data.schema: title, category, categories = the
-    category path root first, description, features, store, price, text), one row per item in
-    the order of item_ids, or None (a context built from ids and titles only). ``ctx.item(id)``
+    category path root first, description, features, store, price, average_rating, text), one
+    row per item in the order of item_ids, or None (a context built from ids and titles only). ``ctx.item(id)``
     gives one row as a dict. docs/REWARDS.md lists everything a reward receives.
     Reader LLMs of the text-space reward load lazily: pass ``reader=(model, tokenizer)`` (the
     default reader) or a ``reader_factory(spec)`` returning that pair for a model spec (None =
@@ -341,7 +341,8 @@ def toy_items():
         "category": [TOY_CATEGORIES[i][0] for i in ids], "description": [""] * len(ids),
         "features": [[] for _ in ids], "categories": [TOY_CATEGORIES[i] for i in ids],
         "store": [""] * len(ids), "price": [10.0 * (n + 1) for n in range(len(ids))],
-        "address": [""] * len(ids), "text": [TOY_CATALOGUE[i] for i in ids]})
+        "address": [""] * len(ids), "average_rating": [4.5] * len(ids),
+        "text": [TOY_CATALOGUE[i] for i in ids]})
 
 
 def toy_context(dim: int = 256, **kwargs) -> RewardContext:

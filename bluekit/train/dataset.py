@@ -8,7 +8,8 @@ Columns (docs/ARCHITECTURE.md; the rewards read all but `prompt` as keyword argu
     positive_<field>  the target item's metadata, one column per field of POSITIVE_FIELDS
               (positive_title, positive_category, positive_categories = its category path
               root first, positive_description, positive_features, positive_store,
-              positive_price (NaN when unknown), positive_address); docs/REWARDS.md
+              positive_price, positive_average_rating (NaN when unknown), positive_address);
+              docs/REWARDS.md
 
 Leakage rule: training users train on their VALID example (target = second-to-last item, history
 before it), so no user's test item is ever a training target; held-out test users are never
@@ -27,7 +28,8 @@ from bluekit.config import Config
 # The item-table fields (bluekit.data.schema.ITEM_COLUMNS) copied onto each row as
 # positive_<field>: a plain TRL reward function then reads them as keyword arguments.
 POSITIVE_FIELDS = ("title", "category", "categories", "description", "features", "store",
-                   "price", "address")
+                   "price", "address", "average_rating")
+NUMBER_FIELDS = ("price", "average_rating")  # NaN when unknown
 COLUMNS = ("prompt", "user_id", "positive", "history") + tuple(f"positive_{f}"
                                                               for f in POSITIVE_FIELDS)
 
@@ -64,7 +66,7 @@ def positive_fields(prepared, item_id) -> dict:
         value = row.get(name, "")  # a field the table lacks is empty, never a missing keyword
         if isinstance(value, (list, tuple, np.ndarray)):
             value = [str(v) for v in value]  # plain lists: datasets/Arrow and rewards both read them
-        elif name == "price":
+        elif name in NUMBER_FIELDS:
             value = float(value) if value is not None and value != "" else float("nan")
         else:
             value = "" if value is None else str(value)
