@@ -93,7 +93,7 @@ class ProfilerConfig:
     max_new_tokens: int = 32  # evaluation profiles (training uses train.grpo.max_completion_length)
     top_p: float = 1.0  # when evaluation samples (temperature > 0); greedy by default
     generation_batch_size: int = 16
-    dtype: str = "float32"  # float32 | bfloat16 | float16
+    dtype: str = "float32"  # float32 | bfloat16 | float16 | auto (bf16 where fast: bluekit.hardware)
     cache_dir: str = "data/cache/models"
 
 

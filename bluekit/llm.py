@@ -297,8 +297,10 @@ def _load_reader_unsloth(profiler_cfg, spec: str, device: str):
     by CI)."""
     from unsloth import FastLanguageModel
 
+    from bluekit.hardware import resolve_dtype
     source = str(smollm2_checkpoint(profiler_cfg.cache_dir)) if spec == SMOLLM2_SPEC else spec
-    dtype = None if profiler_cfg.dtype == "float32" else profiler_cfg.dtype
+    dtype = resolve_dtype(profiler_cfg.dtype)
+    dtype = None if dtype == "float32" else dtype
     model, tokenizer = FastLanguageModel.from_pretrained(
         model_name=source, max_seq_length=READER_MAX_TOKENS, dtype=dtype, load_in_4bit=False,
         device_map=device)
@@ -415,6 +417,8 @@ def option_letter_ids(tokenizer, n: int) -> list[int]:
 
 
 def _torch_dtype(name: str) -> torch.dtype:
+    from bluekit.hardware import resolve_dtype
+    name = resolve_dtype(name)  # "auto": bfloat16 where this machine multiplies it fast
     dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
     if name not in dtypes:
         raise ValueError(f"profiler dtype must be one of {sorted(dtypes)}, got {name!r}")

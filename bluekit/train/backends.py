@@ -73,7 +73,9 @@ def _load_plain(profiler_cfg: ProfilerConfig, train_cfg: TrainConfig) -> Policy:
     """bluekit.llm.load_profiler + a LoRA config that GRPOTrainer applies (or all weights)."""
     from bluekit.llm import load_profiler
 
-    model, tokenizer = load_profiler(profiler_cfg, "bfloat16" if train_cfg.grpo.get("bf16") else None)
+    from bluekit.hardware import resolve_bf16
+    bf16 = resolve_bf16(train_cfg.grpo.get("bf16", False))  # "auto": measured on this machine
+    model, tokenizer = load_profiler(profiler_cfg, "bfloat16" if bf16 else None)
 
     model.train()
     peft_config = None if train_cfg.full_finetune else lora_config(train_cfg)
@@ -106,12 +108,13 @@ def unsloth_kwargs(profiler_cfg: ProfilerConfig, train_cfg: TrainConfig
     grpo, lora, extra = train_cfg.grpo, train_cfg.lora, train_cfg.unsloth
     model_name = (str(smollm2_checkpoint(profiler_cfg.cache_dir))
                   if profiler_cfg.model == SMOLLM2_SPEC else profiler_cfg.model)
-    if grpo.get("bf16"):
+    from bluekit.hardware import resolve_bf16, resolve_dtype
+    if resolve_bf16(grpo.get("bf16", False)):
         dtype = "bfloat16"
     elif grpo.get("fp16"):
         dtype = "float16"
     else:
-        dtype = None if profiler_cfg.dtype == "float32" else profiler_cfg.dtype
+        dtype = None if resolve_dtype(profiler_cfg.dtype) == "float32" else resolve_dtype(profiler_cfg.dtype)
     use_vllm = bool(grpo.get("use_vllm"))
     load = dict(model_name=model_name,
                 max_seq_length=profiler_cfg.prompt_token_budget + 256 + int(grpo["max_completion_length"]),
