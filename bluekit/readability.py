@@ -358,3 +358,20 @@ def measure(texts: Sequence[str], examples: pd.DataFrame, *, item_index: Mapping
         out["quiz_accuracy"] = quiz_accuracy(texts, choices, answers, model, tokenizer)
         out["fluency"] = fluency(texts, model, tokenizer)
     return out[list(READABILITY_METRICS)]
+
+
+def by_step(snapshots: pd.DataFrame) -> pd.DataFrame:
+    """The panel's text measures at every snapshot step (bluekit.train.load_snapshots): when did
+    the profiles stop being about the user? Columns: step, item_description, repetitive, words, n.
+
+    >>> snaps = pd.DataFrame({"step": [0, 0, 10, 10], "text": ["The user likes hats.",
+    ...     "Loves wool socks.", "This hat is a hat.", "The user likes hats."]})
+    >>> by_step(snaps)[["step", "item_description"]].to_dict("list")
+    {'step': [0, 10], 'item_description': [0.0, 0.5]}
+    """
+    flags = text_flags(snapshots["text"].fillna("").astype(str).tolist())
+    flags["step"] = snapshots["step"].to_numpy()
+    out = flags.groupby("step").agg(item_description=("item_description", "mean"),
+                                   repetitive=("repetitive", "mean"), words=("words", "mean"),
+                                   n=("words", "size"))
+    return out.reset_index()
