@@ -172,6 +172,36 @@ def profiler_result(ws: Workspace, name: str, run_dir: str | Path | None = None,
         if readability else result
 
 
+
+def profile_results(ws: Workspace, run_dir: str | Path | None = None) -> list:
+    """Untrained vs trained profiler on the held-out users (readability measures included)."""
+    return [profiler_result(ws, "untrained profiler", None),
+            profiler_result(ws, "trained profiler (GRPO)", run_dir or ws.cfg.train.output_dir)]
+
+
+def published_result(ws: Workspace, name: str = "cpu-long"):
+    """A published run (data/pretrained/<name>) evaluated on this workspace's held-out users,
+    labelled as published; None (with the reason printed) when it does not apply here: it was
+    trained on other data, or some of these held-out users were its training users."""
+    from bluekit.config import load_config
+    from bluekit.data import train_test_users
+    from bluekit.train import load_metrics, pretrained_run
+
+    run_dir = pretrained_run(name)
+    cfg = load_config(run_dir / "config.yaml")
+    if cfg.data != ws.cfg.data:
+        print(f"published run {name!r} skipped: trained on {cfg.data.domain} with "
+              f"{cfg.data.demo_users} demo users; this workspace is {ws.cfg.data.domain} with "
+              f"{ws.cfg.data.demo_users}")
+        return None
+    its_train_users, _ = train_test_users(ws.prepared, cfg)
+    if set(its_train_users) & set(ws.test_users):
+        print(f"published run {name!r} skipped: it trained on some of these held-out users")
+        return None
+    steps = int(load_metrics(run_dir)["step"].max())
+    return profiler_result(ws, f"{name} profiler (published, {steps} steps)", run_dir)
+
+
 _READERS: dict = {}
 
 
