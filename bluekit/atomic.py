@@ -49,3 +49,13 @@ def write_text(path: str | Path, text: str) -> Path:
 def write_json(path: str | Path, data: Any, indent: int | None = 1) -> Path:
     """Write JSON atomically (numpy scalars become floats); returns the path."""
     return write_text(path, json.dumps(data, indent=indent, default=float))
+
+
+def read_json(path: str | Path) -> Any:
+    """A JSON file the kit wrote (run.json, results, a published run's files), or a one-line
+    FileFormatError naming it when it is missing, truncated or not JSON."""
+    from bluekit.errors import FileFormatError
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise FileFormatError(f"{path}: cannot be read ({type(err).__name__}: {err})") from err

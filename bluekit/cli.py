@@ -154,7 +154,7 @@ def cmd_report(args) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bluekit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="subcommand", required=True)  # publish has its own --command
 
     def with_config(p, default="cpu-demo"):
         p.add_argument("--config", default=default, help="preset name or YAML path")
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     except (KitError, FileNotFoundError) as error:
         if args.debug:
             raise
-        print(f"bluekit {args.command}: error: {error}", file=sys.stderr)
+        print(f"bluekit {args.subcommand}: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

@@ -8,3 +8,8 @@ the traceback); any other exception is a bug and keeps its traceback.
 
 class KitError(Exception):
     """An error whose message says what to fix; see the module docstring."""
+
+
+class FileFormatError(KitError):
+    """A file of a run, a study or a published run is missing, truncated or corrupt: the message
+    names it (bluekit.atomic.read_json, the loaders of run folders)."""

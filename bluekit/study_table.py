@@ -25,14 +25,14 @@ p and the mean difference (variant minus LABEL) with a paired bootstrap 95% CI.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bluekit.errors import KitError
+from bluekit.atomic import read_json
+from bluekit.errors import FileFormatError, KitError
 
 REFERENCE_FILE = "reference.json"  # untrained profiler + baselines on the held-out users
 EVAL_FILE = "eval.json"  # one evaluation of a run folder (or a step-N folder)
@@ -83,21 +83,13 @@ def evaluation_folders(folder: Path) -> list[Path]:
     return steps
 
 
-def read_json(path: Path) -> dict:
-    """A JSON file of the study, or a one-line error naming it."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise StudyError(f"{path}: cannot be read ({err})") from err
-
-
 def read_results(path: Path) -> list:
     """The MethodResults in a results file, or a one-line error naming it."""
     from bluekit.evaluate import load_results
     try:
         return load_results(path)
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise StudyError(f"{path}: not a readable results file ({type(err).__name__}: {err})") from err
+        raise FileFormatError(f"{path}: not a readable results file ({type(err).__name__}: {err})") from err
 
 
 def evaluations(out: Path, runs: list[Run]):

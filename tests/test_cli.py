@@ -61,3 +61,27 @@ def test_malformed_files_and_missing_folders_are_one_line_errors(capsys, tmp_pat
     run.mkdir()
     (run / "config.yaml").write_text("name: x\n  data: [\n")
     assert "config.yaml" in _one_line_error(capsys, ["report", str(run), "--out", str(tmp_path / "r.html")])
+
+
+def test_a_run_with_corrupt_weights_or_run_json_is_named(tmp_path, tiny_lm):
+    """A truncated model file (a published run copied half-way) and a corrupt run.json: one
+    FileFormatError naming the folder or file, not the loaders' tracebacks."""
+    from bluekit.config import load_config, save_config
+    from bluekit.errors import FileFormatError
+    from bluekit.train import publish_run
+    from bluekit.train.run import load_trained_profiler
+    model, tokenizer = tiny_lm
+    run = tmp_path / "run"
+    model.save_pretrained(run / "final")
+    tokenizer.save_pretrained(run / "final")
+    save_config(load_config("smoke"), run / "config.yaml")
+    weights = run / "final" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:500])
+    with pytest.raises(FileFormatError, match=r"run/final: the trained weights cannot be loaded"):
+        load_trained_profiler(run)
+    for name in ("metrics.jsonl", "snapshots.jsonl", "final/adapter_config.json",
+                 "final/adapter_model.safetensors"):  # what publish checks for first
+        (run / name).write_text("")
+    (run / "run.json").write_text('{"seed": 0,')
+    with pytest.raises(FileFormatError, match=r"run/run.json: cannot be read"):
+        publish_run(run, "x", "make x")

@@ -12,11 +12,11 @@ Whatever shows these outputs must say they come from that run, not from the shor
 """
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
 
+from bluekit.atomic import read_json
 from bluekit.train.records import METRICS_FILE, SNAPSHOTS_FILE
 from bluekit.train.run import CONFIG_FILE, FINAL_DIR, PROFILES_FILE, RUN_FILE
 
@@ -56,7 +56,7 @@ def publish_run(run_dir: str | Path, name: str, command: str,
     missing = [f for f in PUBLISHED_FILES if not (run_dir / f).exists()]
     if missing:
         raise FileNotFoundError(f"{run_dir} is not a finished LoRA run: missing {missing}")
-    run = json.loads((run_dir / RUN_FILE).read_text())
+    run = read_json(run_dir / RUN_FILE)
     dest = Path(root) / name
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest.parent))

@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from bluekit.atomic import write_json
+from bluekit.atomic import read_json, write_json
 from bluekit.config import Config, load_config, save_config
 from bluekit.data import train_test_users
 from bluekit.train.backends import Policy, choose_backend, load_policy
@@ -251,7 +251,7 @@ def git_commit() -> str | None:
 def _write_run_file(out: Path, cfg: Config, step: int, wall: float, timings: dict,
                     checkpoint: str | None, backend: str, n_train: int, n_test: int,
                     commit: str | None) -> None:
-    previous = json.loads((out / RUN_FILE).read_text()) if checkpoint and (out / RUN_FILE).exists() else {}
+    previous = read_json(out / RUN_FILE) if checkpoint and (out / RUN_FILE).exists() else {}
     run = {
         "name": cfg.name, "seed": cfg.train.seed, "global_step": step,
         "max_steps": cfg.train.grpo["max_steps"], "backend": backend,
@@ -294,6 +294,19 @@ def import_run_rewards(run_dir: str | Path) -> None:
             pass  # an unreadable run.json is reported by whatever reads the run next
 
 
+@contextlib.contextmanager
+def _names_the_folder(folder: Path):
+    """A truncated or corrupt adapter/model file becomes one line naming its folder (the loaders'
+    own errors name a temporary path, or nothing)."""
+    from bluekit.errors import FileFormatError
+    try:
+        yield
+    except Exception as err:  # safetensors, json, OSError, peft's ValueError: any unreadable file
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise FileFormatError(f"{folder}: the trained weights cannot be loaded "
+                              f"({type(err).__name__}: {first})") from err
+
+
 def load_trained_profiler(run_dir: str | Path):
     """(model, tokenizer) of a finished run, ready for generation: base + adapter merged.
 
@@ -314,12 +327,15 @@ def load_trained_profiler(run_dir: str | Path):
 
         from bluekit.llm import load_profiler
         base, tokenizer = load_profiler(cfg.profiler)
-        model = PeftModel.from_pretrained(base, str(final)).merge_and_unload()
+        with _names_the_folder(final):
+            model = PeftModel.from_pretrained(base, str(final)).merge_and_unload()
     else:
-        model = AutoModelForCausalLM.from_pretrained(str(final))
+        with _names_the_folder(final):
+            model = AutoModelForCausalLM.from_pretrained(str(final))
     # A run saves its tokenizer in final/; a published LoRA run leaves it out and uses the base's.
     if (final / "tokenizer_config.json").exists() or tokenizer is None:
-        tokenizer = AutoTokenizer.from_pretrained(str(final))
+        with _names_the_folder(final):
+            tokenizer = AutoTokenizer.from_pretrained(str(final))
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
