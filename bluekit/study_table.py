@@ -158,19 +158,25 @@ def training_stats(metrics: pd.DataFrame, step: int) -> dict:
 # --------------------------------------------------------------------------- the main table
 
 def readability_metrics(results) -> list[str]:
-    """The readability measures every one of these results carries (none: no columns)."""
+    """The readability measures any of these results carries (none: no columns). A result
+    without one (an older reference.json) shows a blank, and its tests are blank too."""
     from bluekit.readability import READABILITY_METRICS
     results = list(results)
-    return [m for m in READABILITY_METRICS if results and all(m in r.per_user for r in results)]
+    return [m for m in READABILITY_METRICS if any(m in r.per_user for r in results)]
+
+
+def _paired(a, b, metric: str) -> dict | None:
+    """paired_test(a, b, metric), or None when one of them lacks the column or the users."""
+    from bluekit.evaluate import paired_test
+    try:
+        return paired_test(a, b, metric)
+    except (KeyError, ValueError):
+        return None
 
 
 def _paired_p(base, result, metric: str) -> float:
-    """paired_test's p, NaN when a column has no pairs (e.g. a measure missing for every user)."""
-    from bluekit.evaluate import paired_test
-    try:
-        return paired_test(base, result, metric)["p_value"]
-    except (KeyError, ValueError):
-        return float("nan")
+    test = _paired(base, result, metric)
+    return test["p_value"] if test else float("nan")
 
 
 def study_table(out: Path, runs: list[Run]) -> pd.DataFrame:
@@ -249,8 +255,6 @@ def vs_table(out: Path, runs: list[Run], label: str) -> pd.DataFrame:
     """Every other configuration paired with `label` at the same step (see the module docstring):
     one row per (configuration, step), pooled over the seeds both have, per-seed p-values and
     differences beside. Differences are the variant minus `label`."""
-    from bluekit.evaluate import paired_test
-
     found = {}
     for run, step, result, _ in evaluations(out, runs):
         found.setdefault((run.label, step), {})[run.seed] = result
@@ -268,11 +272,10 @@ def vs_table(out: Path, runs: list[Run], label: str) -> pd.DataFrame:
         variant, ref = pooled([by_seed[s] for s in seeds], config), pooled([reference[s] for s in seeds], label)
         row["n_users"] = variant.summary["n"]
         for metric in (*VS_METRICS, *readable):
-            try:
-                test = paired_test(variant, ref, metric)
-            except (KeyError, ValueError):
+            test = _paired(variant, ref, metric)
+            per_seed = [_paired(by_seed[s], reference[s], metric) for s in seeds]
+            if test is None or None in per_seed:
                 continue
-            per_seed = [paired_test(by_seed[s], reference[s], metric) for s in seeds]
             row.update({metric: test["mean_a"], f"{metric}_vs": test["mean_b"], f"d_{metric}": test["mean_diff"],
                         f"d_{metric}_ci_low": test["ci_low"], f"d_{metric}_ci_high": test["ci_high"],
                         f"p_{metric}": test["p_value"],
@@ -335,10 +338,12 @@ def _num(value: float) -> str:
 
 
 def markdown_table(table: pd.DataFrame) -> str:
-    """The table as Markdown: metrics to 3-4 digits, p-values in 2 significant digits; the
-    readability measures' CIs stay in the csv/json (too many columns to read)."""
+    """The table as Markdown: metrics to 3-4 digits, p-values in 2 significant digits. Each
+    readability measure takes one column, "mean (p against the untrained profiler)"; their CIs
+    stay in the csv/json (too many columns to read)."""
     from bluekit.readability import READABILITY_METRICS
-    hidden = {f"{m}_{end}" for m in READABILITY_METRICS for end in ("ci_low", "ci_high")}
+    readable = [m for m in READABILITY_METRICS if m in table.columns]
+    hidden = {f"{m}_{end}" for m in readable for end in ("ci_low", "ci_high")} | {f"p_{m}" for m in readable}
     columns = [c for c in table.columns if c not in hidden]
 
     def fmt(column, value):
@@ -353,7 +358,11 @@ def markdown_table(table: pd.DataFrame) -> str:
         if isinstance(value, float):
             return _num(value)
         return str(value)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    def cell(row, column):
+        p = row.get(f"p_{column}") if column in readable else None
+        return fmt(column, row[column]) + ("" if p is None or pd.isna(p) else f" ({p:.2g})")
+    head = [f"{c} (p)" if c in readable else c for c in columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(columns)]
     for _, row in table.iterrows():
-        lines.append("| " + " | ".join(fmt(c, row[c]) for c in columns) + " |")
+        lines.append("| " + " | ".join(cell(row, c) for c in columns) + " |")
     return "\n".join(lines)

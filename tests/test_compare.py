@@ -147,7 +147,8 @@ def test_study_table_shows_readability_guards_ndcg_x_and_names_unfinished_runs(s
     assert "compare.log" in rows.loc["broken", "note"]
     md = (study / "table.md").read_text()
     header = md.splitlines()[0]
-    assert "item_description" in header and "item_description_ci_low" not in header
+    assert "| item_description (p) |" in header and "_ci_low" not in header.replace("rise_ci_low", "")
+    assert "| 0.0000 (9.5e-15) |" in md  # "better" has no item descriptions: mean (p)
     assert "e+" not in md and "training not finished" in md
     assert "item_description_ci_low" in pd.read_csv(study / "table.csv").columns
 
