@@ -57,6 +57,7 @@ def test_notebook_runs_headless(executed, name):
         assert record["empty_worst_format"] is True
         assert record["ceiling_win_rate"] > 0.5  # InfoNCE prefers true tastes to a generic profile
         assert record["order_changes_when_normalised"] is True  # weights matter once normalised
+        assert record["rank_by_hand_matches"] is True  # 1/rank counted by hand = the rank_reward column
     if name.startswith("04"):
         # smoke: 4 GRPO steps of the tiny model (full fine-tune, lr 1e-3) on 32 users; 36 held out
         assert record["steps"] == 4 and record["logged_steps"] == 4 and record["n_test_users"] == 36
