@@ -300,7 +300,7 @@ def _readability_cell(summary: dict, metric: str) -> str:
     if value is None or not np.isfinite(value):
         return "<td></td>"
     lo, hi = summary.get(f"{metric}_ci_low", np.nan), summary.get(f"{metric}_ci_high", np.nan)
-    ci = f" <span class='small'>[{lo:.2f}, {hi:.2f}]</span>" if np.isfinite(lo) and np.isfinite(hi) else ""
+    ci = f"<br><span class='small'>[{lo:.2f}, {hi:.2f}]</span>" if np.isfinite(lo) and np.isfinite(hi) else ""
     return f"<td class='num'>{value:.2f}{ci}</td>"
 
 
@@ -348,7 +348,7 @@ def evaluation_html(results: list, source: str, tests: list[dict]) -> str:
 
 def _rank_cells(row, table) -> str:
     return "".join(
-        f"<td class='num'>{row[m][0]:.4f} <span class='small'>[{row[m][1]:.4f}, {row[m][2]:.4f}]</span></td>"
+        f"<td class='num'>{row[m][0]:.4f}<br><span class='small'>[{row[m][1]:.4f}, {row[m][2]:.4f}]</span></td>"
         if isinstance(row.get(m), tuple) else "<td></td>" for m in METRICS if m in table)
 
 

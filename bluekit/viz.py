@@ -197,7 +197,7 @@ def _path_trace_data(pts: pd.DataFrame, label: str, reward_names, n_items: int) 
     coloured by the positive's true rank (the shared "rank" colour axis), an arrow at the latest."""
     n = len(pts)
     symbols = ["circle"] * max(n - 1, 0) + (["arrow"] if n > 1 else ["circle"] * n)
-    sizes = [6] * max(n - 1, 0) + ([17] if n > 1 else [10] * n)
+    sizes = [8] * max(n - 1, 0) + ([17] if n > 1 else [10] * n)
     ranks = pts["rank"].to_numpy(dtype=float)
     color = np.log10(np.where(np.isfinite(ranks), np.maximum(ranks, 1), max(n_items, 1))).tolist()
     return dict(x=pts["x"].tolist(), y=pts["y"].tolist(),
@@ -219,7 +219,8 @@ def _user_selector(fig: go.Figure, traj: Trajectories) -> dict:
     base = [1.0 if t.opacity is None else t.opacity for t in fig.data]
     buttons = [dict(label="all users", method="restyle", args=[{"opacity": base}])]
     for _, user in traj.users.iterrows():
-        faded = [o if t.legendgroup in (None, "median") or t.legendgroup == user["user_id"]
+        # the chosen user at full strength (its dotted path too), the others nearly gone
+        faded = [o if t.legendgroup in (None, "median") else 1.0 if t.legendgroup == user["user_id"]
                  else 0.06 for t, o in zip(fig.data, base)]
         buttons.append(dict(label=_short(user["label"], 40), method="restyle",
                             args=[{"opacity": faded}]))
@@ -293,7 +294,9 @@ def trajectory_map(imap: ItemMap, traj: Trajectories, animate: bool = True,
         pts = traj.points[traj.points.user_id == group].sort_values("step")
         data = _path_trace_data(pts, label, traj.reward_names, traj.n_items)
         fig.add_scatter(x=data["x"], y=data["y"], mode="lines+markers", name=label, legendgroup=group,
-                        meta="path", line=dict(color=color, width=1.2, dash="dot"), opacity=0.9,
+                        # faint with every user shown: the arrows carry the picture (the users menu
+                        # brings one user's path to full strength)
+                        meta="path", line=dict(color=color, width=1.2, dash="dot"), opacity=0.45,
                         marker=dict(angleref="previous", line=dict(width=1, color=color), **data["marker"]),
                         hovertext=data["hovertext"], hovertemplate="%{hovertext}<extra></extra>",
                         row=1, col=1)

@@ -235,7 +235,7 @@ def test_readability_random_profiles_and_the_falling_reward_caption_show_when_th
     append_jsonl(run / "metrics.jsonl", [{"step": s, "reward": -abs(s - 12) / 10} for s in range(1, 21)])
     html = write_report(run, tmp_path / "r.html", compare="never", ws=ws).path.read_text()
     assert "<th>item_description</th>" in html and "<th>quiz_accuracy</th>" in html
-    assert "0.41 <span class='small'>[0.30, 0.52]</span>" in html
+    assert "0.41<br><span class='small'>[0.30, 0.52]</span>" in html
     assert "<th>fluency</th>" not in html  # only what was measured
     shown = re.findall(r"<tr><td>([^<]+)</td><td class='profile'>", html.split("id='samples'")[1])
     assert shown == [u for u, _ in sample_profiles(profiles, n=5, seed=0)]

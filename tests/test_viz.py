@@ -125,6 +125,7 @@ def test_trajectory_map_animates_with_fixed_ranges_and_says_what_each_point_is(w
     first_user = paths[0].legendgroup
     assert all((o >= 0.5) == (t.legendgroup in (None, "median", first_user))
                for t, o in zip(fig.data, faded))
+    assert faded[fig.data.index(paths[0])] == 1.0 and paths[0].opacity < 0.5  # faint among all
 
 
 def test_runs_without_snapshots_or_panel_get_a_message_not_a_traceback(ws, imap, tmp_path):
