@@ -330,12 +330,15 @@ def paired_test(a: MethodResult, b: MethodResult, metric: str = "ndcg@10", n_boo
     Users are aligned by user_id (a user with several examples is matched occurrence by
     occurrence). Wilcoxon signed-rank test (zero_method="zsplit"; p = 1 when every difference
     is 0) and a seeded paired bootstrap confidence interval of the mean difference a - b.
+    A pair where either value is NaN (a readability measure undefined for an empty profile, such
+    as fluency) is left out; n counts the pairs used.
     """
     from scipy.stats import wilcoxon
 
     merged = _align(a.per_user, b.per_user, metric)
+    merged = merged[merged[f"{metric}_a"].notna() & merged[f"{metric}_b"].notna()]
     if merged.empty:
-        raise ValueError(f"paired_test: {a.name!r} and {b.name!r} share no user_id")
+        raise ValueError(f"paired_test: {a.name!r} and {b.name!r} share no user_id with {metric!r} defined")
     x, y = merged[f"{metric}_a"].to_numpy(float), merged[f"{metric}_b"].to_numpy(float)
     diff = x - y
     if np.all(diff == 0):

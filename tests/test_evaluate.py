@@ -141,6 +141,16 @@ def test_paired_test_aligns_users_by_id():
     assert out["mean_diff"] == 0.0 and out["p_value"] == 1.0 and out["n"] == 3
 
 
+def test_paired_test_leaves_out_pairs_with_a_nan():  # fluency of an empty profile is NaN
+    a = MethodResult("a", pd.DataFrame({"user_id": list("abcdef"), "fluency": [1, 2, 3, np.nan, 5, 6.0]}), {})
+    b = MethodResult("b", pd.DataFrame({"user_id": list("abcdef"), "fluency": [2, 3, 4, 5, 6, 9.0]}), {})
+    out = paired_test(a, b, metric="fluency")
+    assert out["n"] == 5 and out["mean_a"] == 3.4 and np.isfinite(out["p_value"])
+    empty = MethodResult("empty", b.per_user.assign(fluency=np.nan), {})
+    with pytest.raises(ValueError, match="defined"):
+        paired_test(a, empty, metric="fluency")
+
+
 def test_a_non_finite_query_ranks_its_target_last_and_a_broken_item_raises():
     items = np.eye(4, dtype=np.float32)
     queries = np.array([[1, 0, 0, 0], [np.nan, 1, 0, 0], [np.inf, 0, 0, 0]], dtype=np.float32)
