@@ -36,6 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from bluekit.config import IMPORT_FOLDERS, Config, ConfigError, load_config, save_config
+# The table code lives in study_table; markdown_table and reward_rise stay importable from here.
 from bluekit.study_table import (EVAL_FILE, REFERENCE_FILE, UNTRAINED_FILE, Run, StudyError,  # noqa: F401
                                  evaluation_folders, markdown_table, reward_rise, study_runs,
                                  study_table, vs_table, write_table, write_vs_table)
@@ -125,10 +126,11 @@ def compare(sources: list[str], out: str | Path, steps: int | None = None,
     out = Path(out)
     overrides = dict(overrides or {})
     runs, configs = [], []
-    labels = [label for label, _ in parse_sources(list(sources))]
-    if vs is not None and vs not in labels:
-        raise ConfigError(f"compare: --vs {vs} is not one of the configurations {labels}")
-    for label, source in parse_sources(list(sources)):
+    pairs = parse_sources(list(sources))
+    if vs is not None and vs not in [label for label, _ in pairs]:
+        raise ConfigError(f"compare: --vs {vs} is not one of the configurations "
+                          f"{[label for label, _ in pairs]}")
+    for label, source in pairs:
         for seed in seeds:
             run = Run(label, int(seed), out / label / f"seed-{seed}")
             cfg = run_config(source, run, steps, minutes, list(eval_at), overrides)
@@ -214,8 +216,12 @@ def write_reference(cfg: Config, out: Path) -> None:
         return
     ws = pipeline.workspace(cfg)
     untrained = pipeline.profiler_result(ws, "untrained profiler")
-    baselines = [r for r in pipeline.baseline_results(ws) if r.name in REFERENCE_METHODS]
-    save_results([untrained, *baselines], path)
+    # raw history text and "no profile" carry the readability measures (the quiz's floor)
+    readable = pipeline.readability_references(ws)
+    names = {r.name for r in readable}
+    baselines = [r for r in pipeline.baseline_results(ws)
+                 if r.name in REFERENCE_METHODS and r.name not in names]
+    save_results([untrained, *readable, *baselines], path)
 
 
 def _run_workers(runs: list[Run], jobs: int, threads: int) -> list[Run]:

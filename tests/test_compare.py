@@ -200,3 +200,8 @@ def test_compare_imports_rewards_next_to_their_config_and_names_a_failed_run(tmp
     run_json = json.loads((out / "short" / "seed-0" / "run.json").read_text())
     assert run_json["reward_folders"] == [str(folder.resolve())]
     import_run_rewards(out / "short" / "seed-0")
+
+
+def test_vs_must_name_one_of_the_configurations(tmp_path):
+    with pytest.raises(ConfigError, match="--vs nope is not one of the configurations"):
+        compare(["smoke"], tmp_path / "x", steps=2, vs="nope")
