@@ -13,9 +13,9 @@
 
 The kit's own errors (a config key, a data file, a download, a reward, a model) print one line
 and exit with status 2; `--debug` shows their traceback. Any other exception is a bug and keeps
-its traceback. A config file's folder is put on the Python path (bluekit.config.importable), so
-rewards defined next to it (`my_rewards.title_overlap`) are found by dotted path; a run folder's
-run.json names the folders its rewards came from, for `report` and `evaluate --run`.
+its traceback. A config file that names a reward by dotted path (`my_rewards.title_overlap`) has
+its folder put on the Python path (bluekit.config.importable), so the module next to it is found;
+a run folder's run.json names the folders its rewards came from, for `report` and `evaluate --run`.
 """
 from __future__ import annotations
 

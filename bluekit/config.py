@@ -18,9 +18,9 @@ its whole reward list: to add a reward to cpu-demo's, repeat cpu-demo's two entr
         - {name: length_format, weight: 0.5, params: {min_words: 8, max_words: 30}}
         - {name: my_rewards.title_overlap, weight: 0.2}
 
-Loading a config file puts its folder (and the folders of the files it builds on) on the Python
-path (:func:`importable`), so rewards defined next to it (`my_rewards.py`) are found by dotted path
-in every command, notebook and compare worker.
+Loading a config file that names a reward by dotted path puts the file's folder on the Python path
+(:func:`importable`; the same for each file it builds on), so rewards defined next to it
+(`my_rewards.py`) are found in every command, notebook and compare worker.
 """
 from __future__ import annotations
 
@@ -259,14 +259,22 @@ def _read_yaml(source: str | Path) -> dict:
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot be read ({err})") from err
     data = parse_yaml(text, str(path)) or {}
-    if path.parent != PRESET_DIR:
-        importable([path.parent])  # rewards next to the config: `my_rewards.title_overlap`
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
+    if _names_a_module(data):
+        importable([path.parent])  # rewards next to the config: `my_rewards.title_overlap`
     base = data.pop("base", None)  # a file may build on a preset or a file: `base: cpu-demo`
     if base and Path(base).suffix and not Path(base).is_absolute() and (path.parent / base).exists():
         base = path.parent / base  # a file named next to this one
     return _deep_merge(_read_yaml(base), data) if base else data
+
+
+def _names_a_module(data: dict) -> bool:
+    """Does this file name a reward by dotted path (`my_rewards.brevity`)? Only such a file's
+    folder goes on sys.path, so loading run folders' configs does not pile folders onto it."""
+    rewards = (data.get("train") or {}).get("rewards") if isinstance(data.get("train"), dict) else None
+    return any("." in str(spec.get("name", "") if isinstance(spec, dict) else spec)
+               for spec in rewards or [])
 
 
 def _undot(flat: dict) -> dict:

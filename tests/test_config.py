@@ -103,9 +103,12 @@ def test_a_derived_reward_list_replaces_the_base_list(tmp_path):
 
 def test_a_config_file_makes_rewards_next_to_it_importable(tmp_path):
     import sys
-    (tmp_path / "mine.yaml").write_text("base: smoke\n")
+    (tmp_path / "mine.yaml").write_text("base: smoke\ntrain:\n  rewards: [{name: mine.brevity}]\n")
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "run.yaml").write_text("base: smoke\n")  # names no module: left alone
     load_config(tmp_path / "mine.yaml")
-    assert str(tmp_path.resolve()) in sys.path
+    load_config(tmp_path / "plain" / "run.yaml")
+    assert str(tmp_path.resolve()) in sys.path and str((tmp_path / "plain").resolve()) not in sys.path
 
 
 def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):
