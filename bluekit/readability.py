@@ -9,8 +9,7 @@ stops being a profile. These per-profile measures catch that:
 - ``history_coverage`` (needs the embedder): the share of the user's own history items in the
   profile's top-50 over the catalogue; a profile of the user retrieves their history, a
   description of one item retrieves one item;
-- ``quiz_accuracy`` (needs the reader LLM): :mod:`bluekit.quiz`;
-- ``fluency`` (needs the base profiler): mean per-token log-likelihood, :func:`fluency`.
+- ``quiz_accuracy`` and ``fluency`` (need the frozen base profiler as reader): :mod:`bluekit.quiz`.
 
 Shares come with a 95% bootstrap CI (:func:`summarize_flags`) and methods are compared user by
 user with :func:`bluekit.evaluate.paired_test`, the same test as the rank metrics.
@@ -221,42 +220,6 @@ def history_coverage(profile_vecs: np.ndarray, item_vecs: np.ndarray,
     return out
 
 
-def fluency(texts: Sequence[str], model, tokenizer, batch_size: int = 32,
-            prompt: str = "Describe a shopper's tastes in one sentence.") -> np.ndarray:
-    """Mean per-token log-likelihood of each text under a frozen LM, as the reply to one neutral
-    chat prompt (the same prompt for every method, so profiles and raw history compare). Higher is
-    more fluent; an empty text gets NaN."""
-    import torch
-
-    messages = [{"role": "user", "content": prompt}]
-    try:
-        prefix = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    except Exception:  # noqa: BLE001 - a tokenizer without a chat template (tiny test models)
-        prefix = prompt + "\n"
-    prefix_ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
-    out = np.full(len(texts), np.nan)
-    device = next(model.parameters()).device
-    order = [i for i, t in enumerate(texts) if t and str(t).strip()]
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        seqs = [prefix_ids + tokenizer(str(texts[i]), add_special_tokens=False)["input_ids"][:256]
-                for i in rows]
-        width = max(map(len, seqs))
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for r, seq in enumerate(seqs):
-            ids[r, :len(seq)] = torch.tensor(seq)
-            mask[r, :len(seq)] = 1
-        with torch.no_grad():
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None].to(device))[..., 0]
-        for r, seq in enumerate(seqs):
-            span = logp[r, len(prefix_ids) - 1:len(seq) - 1]
-            out[rows[r]] = float(span.mean()) if span.numel() else np.nan
-    return out
-
-
 def summarize_flags(values: Sequence[float], n_boot: int = 2000, seed: int = 0) -> dict:
     """Mean of a per-profile measure with a seeded 95% bootstrap CI (NaNs left out).
 
@@ -292,47 +255,6 @@ def add_readability(result, measures: pd.DataFrame):
     return result
 
 
-# ---------------------------------------------------------------- the text-space quiz
-
-def quiz_questions(examples: pd.DataFrame, item_index: Mapping[str, int], titles: Sequence[str],
-                   num_choices: int = 4, seed: int = 0) -> tuple[list[list[str]], list[int]]:
-    """One multiple-choice question per example: the target and `num_choices - 1` catalogue items
-    the user never had (seeded per user), the answer's position rotated over the users (user i's
-    answer sits at option i mod K), so a reader that always says "A" scores exactly chance."""
-    import zlib
-
-    choice_titles, answers = [], []
-    n_items = len(titles)
-    for i, (user, target, history) in enumerate(zip(examples["user_id"], examples["item_id"],
-                                                     examples["history"])):
-        rng = np.random.default_rng([seed, zlib.crc32(str(user).encode())])
-        seen = {item_index[h] for h in (history if history is not None else []) if h in item_index}
-        target_row = item_index.get(target, -1)
-        seen.add(target_row)
-        pool = np.array([r for r in range(n_items) if r not in seen])
-        rows = [int(r) for r in rng.choice(pool, size=num_choices - 1, replace=False)]
-        answer = i % num_choices
-        rows.insert(answer, target_row)
-        choice_titles.append([titles[r] if r >= 0 else "" for r in rows])
-        answers.append(answer)
-    return choice_titles, answers
-
-
-def quiz_accuracy(texts: Sequence[str], choice_titles: list[list[str]], answers: list[int],
-                  model, tokenizer, batch_size: int = 32) -> np.ndarray:
-    """1 where the reader, given only the text, puts its highest probability on the true option
-    (bluekit.rewards.text.option_probabilities: the next_item_mcq reward's own question)."""
-    from bluekit.rewards.text import option_probabilities
-
-    hits = np.zeros(len(texts))
-    for start in range(0, len(texts), batch_size):
-        rows = slice(start, start + batch_size)
-        dists = option_probabilities(model, tokenizer, [str(t or "") for t in texts[rows]],
-                                     choice_titles[rows])
-        hits[rows] = [float(int(np.argmax(d)) == a) for d, a in zip(dists, answers[rows])]
-    return hits
-
-
 def measure(texts: Sequence[str], examples: pd.DataFrame, *, item_index: Mapping[str, int],
             item_vecs: np.ndarray, titles: Sequence[str], embedder, reader: tuple | None = None,
             num_choices: int = 4, coverage_k: int = 50, seed: int = 0) -> pd.DataFrame:
@@ -353,6 +275,7 @@ def measure(texts: Sequence[str], examples: pd.DataFrame, *, item_index: Mapping
     out["quiz_accuracy"] = np.nan
     out["fluency"] = np.nan
     if reader is not None:
+        from bluekit.quiz import fluency, quiz_accuracy, quiz_questions
         model, tokenizer = reader
         choices, answers = quiz_questions(examples, item_index, titles, num_choices, seed)
         out["quiz_accuracy"] = quiz_accuracy(texts, choices, answers, model, tokenizer)

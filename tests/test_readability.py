@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bluekit import readability
+from bluekit import quiz, readability
 from bluekit.readability import describes_item, repetitive
 
 LABELS = Path(__file__).parent / "data" / "readability_labels.csv"
@@ -57,27 +57,27 @@ def test_quiz_rotates_the_answer_and_avoids_the_history():
                              "history": [["i1", "i2"]] * 8})
     index = {f"i{k}": k for k in range(10)}
     titles = [f"title {k}" for k in range(10)]
-    choices, answers = readability.quiz_questions(examples, index, titles, num_choices=4)
+    choices, answers = quiz.quiz_questions(examples, index, titles, num_choices=4)
     assert answers == [0, 1, 2, 3, 0, 1, 2, 3]  # every position equally often
     for options, answer in zip(choices, answers):
         assert options[answer] == "title 0" and not {"title 1", "title 2"} & set(options)
-    assert readability.quiz_questions(examples, index, titles)[0] == choices  # seeded
+    assert quiz.quiz_questions(examples, index, titles)[0] == choices  # seeded
 
 
 def test_a_reader_that_always_answers_a_scores_chance(monkeypatch):
     examples = pd.DataFrame({"user_id": [f"u{i}" for i in range(8)], "item_id": ["i0"] * 8,
                              "history": [[]] * 8})
     index = {f"i{k}": k for k in range(10)}
-    choices, answers = readability.quiz_questions(examples, index, [str(k) for k in range(10)])
+    choices, answers = quiz.quiz_questions(examples, index, [str(k) for k in range(10)])
     monkeypatch.setattr("bluekit.rewards.text.option_probabilities",
                         lambda model, tok, texts, titles: [np.array([0.7, 0.1, 0.1, 0.1])] * len(texts))
-    hits = readability.quiz_accuracy(["x"] * 8, choices, answers, None, None)
+    hits = quiz.quiz_accuracy(["x"] * 8, choices, answers, None, None, method="letter")
     assert hits.mean() == 0.25
 
 
 def test_fluency_prefers_the_models_own_text(tiny_lm):
     model, tok = tiny_lm
-    scores = readability.fluency(["the the the the", "zq xv kj wp", ""], model, tok)
+    scores = quiz.fluency(["the the the the", "zq xv kj wp", ""], model, tok)
     assert np.isfinite(scores[:2]).all() and np.isnan(scores[2]) and (scores[:2] < 0).all()
 
 
@@ -91,3 +91,17 @@ def test_profiler_results_carry_readability_beside_rank(ws):
     raw, empty = pipeline.readability_references(ws)
     assert raw.name == "raw history text" and empty.summary["ndcg@10"] == 0.0
     assert raw.summary["history_coverage"] > empty.summary["history_coverage"] == 0.0
+
+
+def test_likelihood_quiz_with_no_profile_scores_exactly_chance(tiny_lm):
+    model, tok = tiny_lm
+    choices = [[f"item {i}-{k}" for k in range(4)] for i in range(8)]
+    answers = [i % 4 for i in range(8)]
+    assert quiz.quiz_accuracy([""] * 8, choices, answers, model, tok).mean() == 0.25
+
+
+def test_continuation_loglik_reads_only_the_continuation(tiny_lm):
+    model, tok = tiny_lm
+    a = quiz.continuation_loglik(model, tok, ["short context", "a much longer context here"], ["boots", "boots"])
+    assert np.isfinite(a).all() and (a < 0).all()
+    assert np.isnan(quiz.continuation_loglik(model, tok, ["x"], [""])[0])
