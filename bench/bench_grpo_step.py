@@ -33,6 +33,15 @@ Measured 2026-11-25 (this 2-core Xeon with AMX, quiet, OMP_NUM_THREADS=1, 4 step
     smol-r8-all            23.32     10.08   0.073   13.25     0.3%    27.0
     smol-r8-attn-48tok     25.64     12.76   0.100   12.96     0.4%    34.7
 
+Measured 2026-12-04 (2-core AMD EPYC, avx512_bf16, no AMX, shared with a training study,
+OMP_NUM_THREADS=1, 4 steps, cpu-demo's brief prompts; CPU s per step):
+
+    setting               s/step  generate  reward  update reward % tokens  wall s
+    smol-r8-attn           17.63      5.82   0.576   11.69     3.3%   25.0   343.0
+    smol-r8-attn-bf16      17.14      5.36   0.211   11.56     1.2%   24.8   162.1
+
+so bf16 is no slower there (0.97x); bluekit.hardware's "auto" chooses per machine.
+
 The machine is shared: compare rows of one run. Two torch threads next to other jobs stall
 badly (the same step 5 s, then 90 s); one thread is steady, so use OMP_NUM_THREADS=1 there.
 """
