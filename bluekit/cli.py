@@ -92,8 +92,11 @@ def cmd_evaluate(args) -> None:
     cfg = _config(args)
     _run_folder(args.run)
     ws = pipeline.workspace(cfg)
-    results = pipeline.profile_results(ws, run_dir=args.run)
+    results = pipeline.profile_results(ws, run_dir=args.run) + pipeline.readability_references(ws)
     print(pipeline.save_table(results, Path(cfg.eval.out_dir) / "profiles").to_string())
+    from bluekit.readability import readability_table
+    print("\nreadability (95% CI; p: paired Wilcoxon against the untrained profiler):")
+    print(readability_table(results).round(3).to_string())
 
 
 def cmd_compare(args) -> None:

@@ -298,3 +298,26 @@ def by_step(snapshots: pd.DataFrame) -> pd.DataFrame:
                                    repetitive=("repetitive", "mean"), words=("words", "mean"),
                                    n=("words", "size"))
     return out.reset_index()
+
+
+def readability_table(results: Sequence, against: str = "untrained profiler") -> pd.DataFrame:
+    """One row per method that carries readability measures: each measure's mean with its 95% CI
+    and the paired Wilcoxon p against `against` (same users), e.g. for `evaluate` and notebooks.
+    Columns: <measure> (mean), <measure>_ci (text "[low, high]"), <measure>_p."""
+    from bluekit.evaluate import paired_test
+
+    measured = [r for r in results if all(m in r.per_user for m in READABILITY_METRICS)]
+    base = next((r for r in measured if r.name == against), None)
+    rows = {}
+    for r in measured:
+        row = {}
+        for m in READABILITY_METRICS:
+            row[m] = r.summary.get(m, float("nan"))
+            row[f"{m}_ci"] = f"[{r.summary.get(f'{m}_ci_low', float('nan')):.3g}, " \
+                             f"{r.summary.get(f'{m}_ci_high', float('nan')):.3g}]"
+            usable = base is not None and r is not base and r.per_user[m].notna().any()
+            row[f"{m}_p"] = paired_test(base, r, m)["p_value"] if usable else float("nan")
+        rows[r.name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "method"
+    return table

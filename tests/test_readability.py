@@ -105,3 +105,18 @@ def test_continuation_loglik_reads_only_the_continuation(tiny_lm):
     a = quiz.continuation_loglik(model, tok, ["short context", "a much longer context here"], ["boots", "boots"])
     assert np.isfinite(a).all() and (a < 0).all()
     assert np.isnan(quiz.continuation_loglik(model, tok, ["x"], [""])[0])
+
+
+def test_readability_table_tests_each_measure_against_the_untrained_profiler():
+    from bluekit.evaluate import MethodResult
+    n = 40
+    def result(name, item_share):
+        per_user = pd.DataFrame({"user_id": [f"u{i}" for i in range(n)]})
+        r = MethodResult(name, per_user, {})
+        measures = pd.DataFrame({m: np.zeros(n) for m in readability.READABILITY_METRICS})
+        measures["item_description"] = (np.arange(n) < item_share * n).astype(float)
+        return readability.add_readability(r, measures)
+    table = readability.readability_table([result("untrained profiler", 0.0), result("trained", 0.9)])
+    assert table.loc["trained", "item_description"] == pytest.approx(0.9)
+    assert table.loc["trained", "item_description_p"] < 1e-6
+    assert np.isnan(table.loc["untrained profiler", "item_description_p"])
