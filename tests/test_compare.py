@@ -169,8 +169,9 @@ def test_table_cli_prints_the_vs_table_and_errors_in_one_line(study, capsys):
 def test_compare_imports_rewards_next_to_their_config_and_names_a_failed_run(tmp_path, capsys):
     """A config and its reward module in a folder outside the repo work in the workers (and are
     recorded for a later report); a worker that fails stops the CLI with one line naming it."""
+    import subprocess
+    import sys
     from bluekit.cli import main
-    from bluekit.train.run import import_run_rewards
     folder = tmp_path / "my-study"
     folder.mkdir()
     (folder / "short_rewards.py").write_text(
@@ -199,7 +200,9 @@ def test_compare_imports_rewards_next_to_their_config_and_names_a_failed_run(tmp
     # The run remembers where its reward came from: a report in another process imports it again.
     run_json = json.loads((out / "short" / "seed-0" / "run.json").read_text())
     assert run_json["reward_folders"] == [str(folder.resolve())]
-    import_run_rewards(out / "short" / "seed-0")
+    check = ("import sys; from bluekit.train.run import import_run_rewards; "
+             f"import_run_rewards({str(out / 'short' / 'seed-0')!r}); import short_rewards")
+    subprocess.run([sys.executable, "-c", check], check=True, cwd=tmp_path)
 
 
 def test_vs_must_name_one_of_the_configurations(tmp_path):
