@@ -10,6 +10,7 @@
     python -m bluekit table runs/study --vs cpu-demo      # its tables so far (trains nothing)
     python -m bluekit demo --out runs/demo          # what `make demo` runs
     python -m bluekit report runs/demo/train --out runs/demo/report.html   # one offline HTML file
+    python -m bluekit select runs/study/mine/seed-0   # its best readable step, on validation users
 
 The kit's own errors (a config key, a data file, a download, a reward, a model) print one line
 and exit with status 2; `--debug` shows their traceback. Any other exception is a bug and keeps
@@ -127,6 +128,16 @@ def _print_tables(out: str, vs: str | None) -> None:
             print(f"written to {path} (.csv, .json)\n")
 
 
+def cmd_select(args) -> None:
+    import pandas as pd
+    from bluekit.selection import SELECTION_FILE, select_step
+    _run_folder(args.run)
+    selection = select_step(args.run, max_item_rise=args.max_item_rise)
+    print(pd.DataFrame(selection["table"]).drop(columns="folder").round(4).to_string(index=False))
+    print(f"chosen: step {selection['step']} ({selection['rule']}); "
+          f"written to {Path(args.run) / SELECTION_FILE}")
+
+
 def cmd_publish(args) -> None:
     from bluekit.train import publish_run
     dest = publish_run(args.run, args.name, args.command, curve=args.curve)
@@ -204,6 +215,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vs", metavar="LABEL", help="also the table of every other configuration "
                    "against LABEL (OUT/table-vs-LABEL.md)")
     p.set_defaults(func=cmd_table)
+    p = sub.add_parser("select", help="choose a run's step on its validation users (readable, best MRR)")
+    p.add_argument("run", help="run folder trained with train.validation_users > 0")
+    p.add_argument("--max-item-rise", type=float, default=0.10,
+                   help="largest rise of the item-description share over the untrained profiler's")
+    p.set_defaults(func=cmd_select)
     p = sub.add_parser("publish", help="copy a finished run's adapter and logs to data/pretrained/")
     p.add_argument("run", help="training run folder, e.g. runs/cpu-long/cpu-long/seed-0")
     p.add_argument("name", help="published name, e.g. cpu-long")

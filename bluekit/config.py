@@ -136,6 +136,7 @@ class TrainConfig:
     output_dir: str = "runs/train"
     backend: str = "auto"  # auto | trl | unsloth
     train_users: int | None = None  # cap on training users (None = all)
+    validation_users: int = 0  # training users held out to choose a checkpoint (bluekit.selection)
     seed: int = 0  # LoRA init, sampling, data order, sampled negatives
     max_minutes: float | None = None  # stop after this much training time (besides grpo.max_steps)
     save_adapter_at: list[int] = field(default_factory=list)  # steps kept as {out}/step-N/ folders

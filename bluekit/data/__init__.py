@@ -17,7 +17,8 @@ from . import amazon, google_local, prep
 from .domains import resolve_domain
 from .prep import (AMAZON_ITEM_TEMPLATE, GOOGLE_ITEM_TEMPLATE, Prepared, Splits, dedupe,
                    drop_items_without_metadata, k_core, prepare, render_item_text,
-                   split_last_out, split_timestamp, split_users, train_test_users)
+                   split_last_out, split_timestamp, split_users, train_test_users,
+                   validation_users)
 from .schema import (EXAMPLE_COLUMNS, INTERACTION_COLUMNS, ITEM_COLUMNS, DataError, Domain,
                      LoadReport)
 
@@ -65,5 +66,5 @@ __all__ = [
     "ITEM_COLUMNS", "SOURCES", "DataError", "Domain", "LoadReport", "Prepared", "Splits",
     "amazon", "dedupe", "drop_items_without_metadata", "google_local", "k_core", "load_domain",
     "load_prepared", "prep", "prepare", "render_item_text", "split_last_out", "split_timestamp",
-    "split_users", "train_test_users",
+    "split_users", "train_test_users", "validation_users",
 ]

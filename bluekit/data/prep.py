@@ -286,12 +286,30 @@ def train_test_users(prepared: Prepared, cfg) -> tuple[list[str], list[str]]:
     train, test = split_users(prepared.splits.test, cfg.eval.test_user_fraction, cfg.data.seed)
     valid_users = set(prepared.splits.valid["user_id"].astype(str))
     train = [u for u in train if u in valid_users]  # users with a second-to-last item
+    held = set(validation_users(prepared, cfg))
+    train = [u for u in train if u not in held]  # carved out to choose a checkpoint, never trained on
     if cfg.train.train_users is not None and len(train) > cfg.train.train_users:
         picks = np.random.default_rng(cfg.train.seed).choice(len(train), cfg.train.train_users,
                                                              replace=False)
         train = sorted(train[i] for i in picks)
     test = sorted(test)[: cfg.eval.test_users] if cfg.eval.test_users else sorted(test)
     return train, test
+
+
+def validation_users(prepared: Prepared, cfg) -> list[str]:
+    """cfg.train.validation_users of the would-be training users (seeded by cfg.data.seed, sorted),
+    held out of training to choose a checkpoint (bluekit.selection), so the test users never
+    choose anything. Empty when the setting is 0 (the default)."""
+    n = int(getattr(cfg.train, "validation_users", 0) or 0)
+    if n <= 0:
+        return []
+    train, _ = split_users(prepared.splits.test, cfg.eval.test_user_fraction, cfg.data.seed)
+    valid_users = set(prepared.splits.valid["user_id"].astype(str))
+    train = sorted(u for u in train if u in valid_users)
+    if n >= len(train):
+        raise ValueError(f"train.validation_users = {n} leaves no training users (of {len(train)})")
+    picks = np.random.default_rng([cfg.data.seed, 1]).choice(len(train), n, replace=False)
+    return sorted(train[i] for i in picks)
 
 
 # ---- helpers ----
