@@ -71,13 +71,28 @@ def quiz_accuracy(texts: Sequence[str], choice_titles: list[list[str]], answers:
         raise ValueError(f"quiz method must be 'likelihood' or 'letter', got {method!r}")
     k = len(choice_titles[0]) if choice_titles else 0
     flat_titles = [t for titles in choice_titles for t in titles]
-    profiles = [str(t).strip() or NO_PROFILE for t in texts]
-    contexts = [QUIZ_CONTEXT.format(profile=p) for p in profiles for _ in range(k)]
-    with_profile = continuation_loglik(model, tokenizer, contexts, flat_titles, batch_size)
-    without = continuation_loglik(model, tokenizer, [QUIZ_CONTEXT.format(profile=NO_PROFILE)] * len(flat_titles),
-                                  flat_titles, batch_size)
+    profiles = [str(t).strip() for t in texts]
+    without = _prior_loglik(model, tokenizer, flat_titles, batch_size)
+    with_profile = without.copy()  # an empty profile is the no-profile context itself
+    cells = [i * k + j for i, p in enumerate(profiles) if p for j in range(k)]  # (user, option)
+    if cells:
+        contexts = [QUIZ_CONTEXT.format(profile=profiles[c // k]) for c in cells]
+        with_profile[cells] = continuation_loglik(model, tokenizer, contexts,
+                                                  [flat_titles[c] for c in cells], batch_size)
     scores = (with_profile - without).reshape(len(texts), k)
     return (np.argmax(np.round(scores, 6), axis=1) == np.asarray(answers)).astype(float)
+
+
+_PRIOR: dict = {}  # (model id, title) -> log-likelihood with no profile: the same for every method
+
+
+def _prior_loglik(model, tokenizer, titles: list[str], batch_size: int) -> np.ndarray:
+    missing = sorted({t for t in titles if (id(model), t) not in _PRIOR})
+    if missing:
+        values = continuation_loglik(model, tokenizer, [QUIZ_CONTEXT.format(profile=NO_PROFILE)] * len(missing),
+                                     missing, batch_size)
+        _PRIOR.update({(id(model), t): v for t, v in zip(missing, values)})
+    return np.array([_PRIOR[(id(model), t)] for t in titles])
 
 
 def continuation_loglik(model, tokenizer, contexts: Sequence[str], continuations: Sequence[str],
