@@ -66,10 +66,24 @@ def test_notebook_runs_headless(executed, name):
         assert record["published_run_applies"] is False  # cpu-long was trained on another world
         assert 0 < record["untrained_mrr"] <= 1 and 0 < record["trained_mrr"] <= 1
         assert 0 <= record["trained_ndcg@10"] <= 1
+        # one GRPO group worked by hand: 4 completions whose advantages sum to 0
+        assert record["group_size"] == 4 and len(record["group_advantages"]) == 4
+        assert abs(record["group_advantage_sum"]) < 1e-6
+        # readability beside rank: every row carries every measure, shares in [0, 1], tests ran
+        from bluekit.readability import READABILITY_METRICS
+        assert record["readability_rows"][:3] == ["untrained profiler", "raw history text", "trained profiler (GRPO)"]
+        assert record["readability_rows"][-1] == "no profile"
+        for name, measures in record["readability"].items():
+            assert set(measures) == set(READABILITY_METRICS), name
+            assert all(0 <= measures[m] <= 1 for m in ("item_description", "repetitive", "history_coverage", "quiz_accuracy"))
+        assert all(0 <= p <= 1 for p in record["readability_p_trained"].values())
+        assert record["sample_profiles"] == {"untrained": 5, "this run": 5}
     if name.startswith("05"):
         # smoke: the 4-step run of notebook 04, snapshots at steps 0, 2, 4 of a 4-user panel
         assert record["snapshot_steps"] == [0, 2, 4] and record["frames"] == 3 and record["panel_users"] == 4
         assert record["map_points"] == record["items"] > 0
+        shares = record["item_description_by_step"]  # the collapse figure: one share per snapshot step
+        assert list(shares) == ["0", "2", "4"] and all(0 <= v <= 1 for v in shares.values())
         assert record["written_rank"] <= 3  # a profile that names the next item finds it
         assert "empty" in record["empty_profile_message"]
         assert record["strongest_unit_names_positive"] is True and record["strongest_unit_delta_rank"] > 0
