@@ -127,11 +127,11 @@ def _profiles_cache(ws: Workspace, run_dir: str | Path | None):
 def cached_test_profiles(ws: Workspace, run_dir: str | Path | None = None) -> dict[str, str] | None:
     """The cached held-out profiles of test_profiles when they are current; None (nothing is
     generated) when they are missing or were made for another prompt, data, users or adapter."""
-    import json
+    from bluekit.atomic import read_json
 
     path, key, _ = _profiles_cache(ws, run_dir)
     if path.exists():
-        cached = json.loads(path.read_text())
+        cached = read_json(path)  # a corrupt file is a one-line error naming it
         if cached.get("key") == key:
             return cached["profiles"]
     return None
@@ -220,12 +220,29 @@ def with_readability(ws: Workspace, result, texts: list[str], reader: bool = Tru
     """Attach the readability measures of these texts (one per held-out example row) to a
     MethodResult: item-description share, repetition, history coverage, and (reader=True) the
     quiz accuracy and fluency under the frozen base profiler."""
-    from bluekit import readability
+    import hashlib
+    import json
 
-    measures = readability.measure(
-        texts, ws.test_examples, item_index=ws.prepared.item_index, item_vecs=ws.item_vecs,
-        titles=ws.prepared.items.title.fillna("").astype(str).tolist(), embedder=ws.embedder,
-        reader=base_reader(ws) if reader else None)  # one fixed quiz for every run
+    from bluekit import readability
+    from bluekit.hardware import resolve_dtype
+
+    # The measures depend only on these texts, the held-out examples, the catalogue and the
+    # reader: cached, so a report or a rebuilt table does not run the quiz again.
+    key = hashlib.sha256(json.dumps([texts, ws.test_examples.user_id.tolist(), len(ws.item_vecs),
+                                     ws.embedder.name if hasattr(ws.embedder, "name") else "",
+                                     ws.cfg.profiler.model, resolve_dtype(ws.cfg.profiler.dtype), reader,
+                                     readability.READABILITY_METRICS]).encode()).hexdigest()[:16]
+    cache = Path(ws.cfg.embed.cache_dir) / "readability" / f"{key}.parquet"
+    if cache.exists():
+        measures = pd.read_parquet(cache)
+    else:
+        measures = readability.measure(
+            texts, ws.test_examples, item_index=ws.prepared.item_index, item_vecs=ws.item_vecs,
+            titles=ws.prepared.items.title.fillna("").astype(str).tolist(), embedder=ws.embedder,
+            reader=base_reader(ws) if reader else None)  # one fixed quiz for every run
+        from bluekit.atomic import atomic_path
+        with atomic_path(cache) as tmp:
+            measures.to_parquet(tmp, index=False)
     return readability.add_readability(result, measures)
 
 

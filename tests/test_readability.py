@@ -127,3 +127,11 @@ def test_readability_table_tests_each_measure_against_the_untrained_profiler():
     assert table.loc["trained", "item_description"] == pytest.approx(0.9)
     assert table.loc["trained", "item_description_p"] < 1e-6
     assert np.isnan(table.loc["untrained profiler", "item_description_p"])
+
+
+def test_readability_measures_are_cached_per_texts(ws, monkeypatch):
+    from bluekit import pipeline
+    first = pipeline.profiler_result(ws, "untrained profiler")
+    monkeypatch.setattr("bluekit.readability.measure", lambda *a, **k: pytest.fail("measured again"))
+    again = pipeline.profiler_result(ws, "untrained profiler")
+    pd.testing.assert_frame_equal(first.per_user, again.per_user)

@@ -10,11 +10,9 @@ catalogue (ids, normalised vectors, titles) and, for the text reward, the reader
     funcs, weights = build_reward_funcs(cfg.train.rewards, ctx)    # -> GRPOTrainer(reward_funcs=...)
     table = score_profiles(texts, rows, ctx, cfg.train.rewards)    # one column per reward + total
 
-Built-ins (registry name: class, range): infonce: InfoNCE (nats, <= 0), items_to_profile:
-ItemsToProfile (nats, <= 0), bidirectional_infonce: BidirectionalInfoNCE (nats, <= 0), cosine:
-Cosine ([-1, 1]), rank_reward: RankReward ((0, 1]), next_item_mcq: NextItemMCQ ([0, 1]),
-length_format: LengthFormat ([-1, 0]), user_profile: UserProfile ([0, 1]). Modules: core (context, Reward, input checks,
-HashingEmbedder), embedding, text, format, registry (register, resolve, build_reward_funcs,
+The built-ins, their ranges and parameters, and every keyword a reward receives are listed once,
+in docs/REWARDS.md. Modules: core (context, Reward, input checks, HashingEmbedder), embedding,
+text, format (length_format, user_profile), registry (register, resolve, build_reward_funcs,
 score_profiles).
 """
 from .core import (Batch, HashingEmbedder, Reward, RewardContext, RewardError, completion_text,
