@@ -96,9 +96,11 @@ def _prior_loglik(model, tokenizer, titles: list[str], batch_size: int) -> np.nd
 
 
 def continuation_loglik(model, tokenizer, contexts: Sequence[str], continuations: Sequence[str],
-                        batch_size: int = 32, max_tokens: int = 256) -> np.ndarray:
-    """Mean per-token log-likelihood of each continuation after its context (right-padded
-    batches, no gradient); NaN for an empty continuation."""
+                        batch_size: int = 32, max_tokens: int = 192) -> np.ndarray:
+    """Mean per-token log-likelihood of each continuation after its context (no gradient); NaN
+    for an empty continuation. Contexts keep their last `max_tokens` tokens. Rows are batched by
+    length and left-padded, so the continuations end every row and only their positions go
+    through the vocabulary projection (`logits_to_keep`): the costly part of a small LM."""
     import torch
 
     out = np.full(len(contexts), np.nan)
@@ -108,21 +110,29 @@ def continuation_loglik(model, tokenizer, contexts: Sequence[str], continuations
               tokenizer(" " + str(x).strip(), add_special_tokens=False)["input_ids"][:64]
               if str(x).strip() else [])
              for c, x in zip(contexts, continuations)]
-    for start in range(0, len(pairs), batch_size):
-        batch = pairs[start:start + batch_size]
-        seqs = [c + x for c, x in batch]
-        width = max(map(len, seqs))
+    order = sorted((i for i, (c, x) in enumerate(pairs) if c and x), key=lambda i: sum(map(len, pairs[i])))
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        seqs = [pairs[i][0] + pairs[i][1] for i in rows]
+        width, keep = max(map(len, seqs)), max(len(pairs[i][1]) for i in rows) + 1
         ids = torch.full((len(seqs), width), pad, dtype=torch.long)
         mask = torch.zeros_like(ids)
         for r, seq in enumerate(seqs):
-            ids[r, :len(seq)] = torch.tensor(seq)
-            mask[r, :len(seq)] = 1
+            ids[r, width - len(seq):] = torch.tensor(seq)
+            mask[r, width - len(seq):] = 1
+        inputs = dict(input_ids=ids.to(device), attention_mask=mask.to(device),
+                      position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(device))
         with torch.no_grad():
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None].to(device))[..., 0]
-        for r, (context, cont) in enumerate(batch):
-            if cont and context:
-                out[start + r] = float(logp[r, len(context) - 1:len(context) + len(cont) - 1].mean())
+            try:
+                logits = model(**inputs, logits_to_keep=keep).logits[:, -keep:]
+            except TypeError:  # a model without logits_to_keep
+                logits = model(**inputs).logits[:, -keep:]
+        logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # predicts the last keep-1 tokens
+        targets = ids[:, width - keep + 1:].to(device)
+        token_logp = logp.gather(-1, targets[..., None])[..., 0]
+        for r, i in enumerate(rows):
+            n = len(pairs[i][1])
+            out[i] = float(token_logp[r, keep - 1 - n:].mean())
     return out
 
 

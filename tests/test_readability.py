@@ -135,3 +135,18 @@ def test_readability_measures_are_cached_per_texts(ws, monkeypatch):
     monkeypatch.setattr("bluekit.readability.measure", lambda *a, **k: pytest.fail("measured again"))
     again = pipeline.profiler_result(ws, "untrained profiler")
     pd.testing.assert_frame_equal(first.per_user, again.per_user)
+
+
+def test_batched_loglik_equals_one_sequence_at_a_time(tiny_lm):
+    import torch
+    model, tok = tiny_lm
+    contexts = ["a short context", "a much longer context with many more words in it", "x"]
+    continuations = ["boots", "waterproof hiking boots for trails", "y z"]
+    batched = quiz.continuation_loglik(model, tok, contexts, continuations, batch_size=3)
+    for got, context, cont in zip(batched, contexts, continuations):
+        a = tok(context, add_special_tokens=False)["input_ids"]
+        b = tok(" " + cont, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=torch.tensor([a + b])).logits.float(), -1)[0]
+        assert got == pytest.approx(np.mean([logp[len(a) - 1 + k, b[k]].item() for k in range(len(b))]),
+                                    abs=1e-5)
