@@ -94,10 +94,12 @@ def cmd_evaluate(args) -> None:
     _run_folder(args.run)
     ws = pipeline.workspace(cfg)
     results = pipeline.profile_results(ws, run_dir=args.run) + pipeline.readability_references(ws)
-    print(pipeline.save_table(results, Path(cfg.eval.out_dir) / "profiles").to_string())
-    from bluekit.readability import readability_table
+    table = pipeline.save_table(results, Path(cfg.eval.out_dir) / "profiles")  # every column
+    from bluekit.readability import READABILITY_METRICS, format_readability_table, readability_table
+    rank = [c for c in table.columns if not c.startswith(READABILITY_METRICS)]
+    print(table[rank].to_string())
     print("\nreadability (95% CI; p: paired Wilcoxon against the untrained profiler):")
-    print(readability_table(results).round(3).to_string())
+    print(format_readability_table(readability_table(results)).to_string())
 
 
 def cmd_compare(args) -> None:

@@ -321,3 +321,19 @@ def readability_table(results: Sequence, against: str = "untrained profiler") ->
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "method"
     return table
+
+
+def format_readability_table(table: pd.DataFrame) -> pd.DataFrame:
+    """readability_table for reading: means to 3 digits, p-values to 2 significant digits.
+
+    >>> t = pd.DataFrame({"fluency": [-2.5943], "fluency_ci": ["[-2.67, -2.52]"], "fluency_p": [3e-40]})
+    >>> format_readability_table(t).iloc[0].tolist()
+    ['-2.594', '[-2.67, -2.52]', '3e-40']
+    """
+    out = table.copy()
+    for column in out.columns:
+        if column.endswith("_p"):
+            out[column] = [f"{v:.2g}" if v == v else "" for v in out[column]]
+        elif not column.endswith("_ci"):
+            out[column] = [f"{v:.3f}" if v == v else "" for v in out[column]]
+    return out
