@@ -118,22 +118,33 @@ class LengthFormat(Reward):
 @register("user_profile")
 class UserProfile(Reward):
     """Readability term: 1 when the profile is about the user, 0 when it describes a product
-    (:func:`bluekit.readability.describes_item`) or is repetitive (a content word 3+ times, a
-    3-gram twice: :func:`bluekit.readability.repetitive`), 0 for an empty text. Range: [0, 1].
-    Beside a rank reward it keeps "The user prefers ..." from turning into "This knit sweater is
-    knit ..." (the collapse of the rank-only cpu-long run).
+    (:func:`bluekit.readability.describes_item`), is repetitive (a content word 3+ times, a
+    3-gram twice: :func:`bluekit.readability.repetitive`), or copies the history (more than
+    ``max_copied`` of its word 4-grams stand in the prompt or a history title: "The user enjoys
+    both Zenmotion Women's High-Waisted Buttery Soft Yoga Leggings and ..."); 0 for an empty
+    text. Range: [0, 1]. Beside a rank reward it keeps "The user prefers ..." from turning into
+    "This knit sweater is knit ..." (the collapse of the rank-only cpu-long run).
 
     >>> UserProfile()(completions=["The user prefers light trail shoes and wool socks.",
     ...                            "This knit beanie is a unique wool knit knit.", ""])
     [1.0, 0.0, 0.0]
+    >>> UserProfile()(completions=["The user enjoys Zenmotion Women's High-Waisted Soft Yoga Leggings."],
+    ...               prompts=["- Zenmotion Women's High-Waisted Soft Yoga Leggings (5/5)"])
+    [0.0]
     """
     floor = 0.0
 
-    def __init__(self, ctx: RewardContext | None = None, repetition: bool = True):
+    def __init__(self, ctx: RewardContext | None = None, repetition: bool = True,
+                 copying: bool = True, max_copied: float = 0.2, copy_ngram: int = 4):
         super().__init__(ctx)
-        self.repetition = bool(repetition)
+        self.repetition, self.copying = bool(repetition), bool(copying)
+        self.max_copied, self.copy_ngram = float(max_copied), int(copy_ngram)
 
     def score(self, batch: Batch) -> list[float]:
         from bluekit.readability import describes_item, repetitive
+        sources = LengthFormat(self.ctx).sources(batch) if self.copying else [""] * len(batch)
         return [float(bool(words(t)) and not describes_item(t)
-                      and not (self.repetition and repetitive(t))) for t in batch.texts]
+                      and not (self.repetition and repetitive(t))
+                      and not (self.copying and copied_share(words(t), words(source),
+                                                             self.copy_ngram) > self.max_copied))
+                for t, source in zip(batch.texts, sources)]
