@@ -5,6 +5,7 @@ the README's or the examples' rewards by dotted path. A block right after a `<!-
 line is skipped (for code that needs a GPU, the hub or hours)."""
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,17 @@ def test_readme_code_blocks_run_and_its_configs_load(tmp_path, monkeypatch):
             (tmp_path / file_name(code)).write_text(code + "\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
+    for module in ("my_rewards", "cat_rewards"):  # the README's own versions, imported here only
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    try:
+        _run_blocks(blocks, tmp_path)
+    finally:  # later tests import the examples' modules of the same names
+        for name, module in list(sys.modules.items()):
+            if str(getattr(module, "__file__", "") or "").startswith(str(tmp_path)):
+                del sys.modules[name]
+
+
+def _run_blocks(blocks, tmp_path):
     for lang, code in blocks:
         if lang == "python":
             exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
