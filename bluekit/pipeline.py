@@ -232,9 +232,9 @@ def with_readability(ws: Workspace, result, texts: list[str], reader: bool = Tru
                                      ws.embedder.name if hasattr(ws.embedder, "name") else "",
                                      ws.cfg.profiler.model, resolve_dtype(ws.cfg.profiler.dtype), reader,
                                      readability.READABILITY_METRICS]).encode()).hexdigest()[:16]
-    cache = Path(ws.cfg.embed.cache_dir) / "readability" / f"{key}.parquet"
+    cache = Path(ws.cfg.embed.cache_dir) / "readability" / f"{key}.csv"
     if cache.exists():
-        measures = pd.read_parquet(cache)
+        measures = pd.read_csv(cache)
     else:
         measures = readability.measure(
             texts, ws.test_examples, item_index=ws.prepared.item_index, item_vecs=ws.item_vecs,
@@ -242,7 +242,7 @@ def with_readability(ws: Workspace, result, texts: list[str], reader: bool = Tru
             reader=base_reader(ws) if reader else None)  # one fixed quiz for every run
         from bluekit.atomic import atomic_path
         with atomic_path(cache) as tmp:
-            measures.to_parquet(tmp, index=False)
+            measures.to_csv(tmp, index=False, float_format="%.17g")
     return readability.add_readability(result, measures)
 
 
