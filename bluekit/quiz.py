@@ -69,6 +69,14 @@ def quiz_accuracy(texts: Sequence[str], choice_titles: list[list[str]], answers:
         return hits
     if method != "likelihood":
         raise ValueError(f"quiz method must be 'likelihood' or 'letter', got {method!r}")
+    scores = pmi_scores(texts, choice_titles, model, tokenizer, batch_size)
+    return (np.argmax(np.round(scores, 6), axis=1) == np.asarray(answers)).astype(float)
+
+
+def pmi_scores(texts: Sequence[str], choice_titles: list[list[str]], model, tokenizer,
+               batch_size: int = 32) -> np.ndarray:
+    """(n, K): each option title's mean log-likelihood after "Shopper profile: {text} / Next
+    purchase:" minus the same with no profile; 0 everywhere for an empty text."""
     k = len(choice_titles[0]) if choice_titles else 0
     flat_titles = [t for titles in choice_titles for t in titles]
     profiles = [str(t).strip() for t in texts]
@@ -79,8 +87,7 @@ def quiz_accuracy(texts: Sequence[str], choice_titles: list[list[str]], answers:
         contexts = [QUIZ_CONTEXT.format(profile=profiles[c // k]) for c in cells]
         with_profile[cells] = continuation_loglik(model, tokenizer, contexts,
                                                   [flat_titles[c] for c in cells], batch_size)
-    scores = (with_profile - without).reshape(len(texts), k)
-    return (np.argmax(np.round(scores, 6), axis=1) == np.asarray(answers)).astype(float)
+    return (with_profile - without).reshape(len(texts), k)
 
 
 _PRIOR: dict = {}  # (model id, title) -> log-likelihood with no profile: the same for every method

@@ -99,6 +99,10 @@ def option_probabilities(model, tokenizer, profiles: Sequence[str],
 class NextItemMCQ(Reward):
     """Text-space reward: a reader LLM answers "which item next?" from the profile alone.
 
+    ``scoring="likelihood"`` asks instead as the evaluation's quiz does (bluekit.quiz): each
+    option's title is scored by its log-likelihood after the profile minus with no profile, and the
+    distribution is the softmax of those scores; the offline 135M reader answers the letter form
+    "A" to nearly every question, so on CPU this is the form that carries a signal.
     The question lists ``num_choices`` item titles as options A), B), ...; the reward is the
     reader's probability of the true option (``mode="prob"``, softmax over the option letters at
     the next-token position) or 1/0 for whether that option has the top probability
@@ -118,16 +122,22 @@ class NextItemMCQ(Reward):
     >>> probs = reward(completions=["Loves hiking boots.", ""], positive=["boots", "boots"])
     >>> all(0.0 < p < 1.0 for p in probs)
     True
+    >>> likelihood = NextItemMCQ(toy_context(reader=build_tiny_model(seed=0)), scoring="likelihood")
+    >>> likelihood(completions=[""], positive=["boots"])  # no profile: every option equally likely
+    [0.25]
     """
     floor = 0.0
     needs_ctx = True
 
     def __init__(self, ctx: RewardContext, mode: str = "prob", num_choices: int = 4,
                  question: str = MCQ_QUESTION, max_profile_chars: int = 2000,
-                 reader: str | None = None):
+                 reader: str | None = None, scoring: str = "letter"):
         super().__init__(ctx)
         if mode not in ("prob", "correct"):
             raise RewardError(f"{self.__name__}: mode must be 'prob' or 'correct', got {mode!r}")
+        if scoring not in ("letter", "likelihood"):
+            raise RewardError(f"{self.__name__}: scoring must be 'letter' or 'likelihood', got {scoring!r}")
+        self.scoring = scoring
         if not 2 <= num_choices <= min(26, ctx.num_items):
             raise RewardError(f"{self.__name__}: num_choices must lie in 2..{min(26, ctx.num_items)}")
         self.mode, self.num_choices, self.question = mode, int(num_choices), question
@@ -159,6 +169,10 @@ class NextItemMCQ(Reward):
     def read(self, texts: list[str], choice_titles: list[list[str]]) -> list[np.ndarray]:
         """The reader's option distributions for these profiles and questions (one forward pass)."""
         model, tokenizer = self.ctx.get_reader(self.reader)
+        if self.scoring == "likelihood":  # a small reader answers the letter form "A" whatever it reads
+            from bluekit.quiz import pmi_scores
+            scores = pmi_scores([t[:self.max_profile_chars] for t in texts], choice_titles, model, tokenizer)
+            return [np.exp(row - row.max()) / np.exp(row - row.max()).sum() for row in scores]
         return option_probabilities(model, tokenizer, texts, choice_titles, self.question,
                                     self.max_profile_chars)
 
