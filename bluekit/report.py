@@ -370,7 +370,8 @@ def samples_html(view: RunView) -> str:
 
 
 def summary_html(view: RunView, results: list, tests: list[dict], source: str) -> str:
-    """The first screen: three plain sentences and where their numbers came from."""
+    """The first screen: three plain sentences (a fourth on readability when measured) and where
+    their numbers came from."""
     from bluekit import report_text as words
 
     by_name = {r.name: r for r in results}
@@ -379,8 +380,9 @@ def summary_html(view: RunView, results: list, tests: list[dict], source: str) -
     baselines = {n: by_name[n] for n in (words.RAW_HISTORY, words.LAST_ITEM) if n in by_name}
     sentences = [words.trained_sentence(view.cfg, view.run_info, max_step(view), view.imap.n_items),
                  words.held_out_sentence(mrr, untrained, trained, view.imap.n_items),
-                 words.baselines_sentence(trained, baselines)]
-    return ('<div class="summary" id="summary">' + "".join(f"<p>{s}</p>" for s in sentences)
+                 words.baselines_sentence(trained, baselines),
+                 words.readable_sentence(untrained, trained)]
+    return ('<div class="summary" id="summary">' + "".join(f"<p>{s}</p>" for s in sentences if s)
             + f'<p class="small" id="source">Where these numbers come from: {_e(source)}.</p></div>'
             + words.HOW_TO_READ)
 

@@ -100,6 +100,28 @@ def baselines_sentence(trained, baselines: dict) -> str:
             f"{text}.")
 
 
+def readable_sentence(untrained, trained) -> str | None:
+    """Sentence 4, when measured: are the trained profiles still about the user? (rank can rise
+    while profiles turn into descriptions of the next item: docs/READABILITY.md)
+
+    >>> import pandas as pd
+    >>> from bluekit.evaluate import MethodResult
+    >>> u = MethodResult("u", pd.DataFrame({"item_description": [0.0] * 4}), {})
+    >>> t = MethodResult("t", pd.DataFrame({"item_description": [1.0, 1.0, 1.0, 0.0]}), {})
+    >>> readable_sentence(u, t).startswith("<b>Still user profiles?</b> <b>No</b>: 75% ")
+    True
+    """
+    column = "item_description"
+    if untrained is None or trained is None or column not in trained.per_user \
+            or column not in untrained.per_user:
+        return None
+    mine, base = float(trained.per_user[column].mean()), float(untrained.per_user[column].mean())
+    verdict = "<b>No</b>" if mine > base + 0.10 else "Yes"
+    return (f"<b>Still user profiles?</b> {verdict}: {mine:.0%} of the trained profiler's held-out "
+            f"profiles describe a product rather than the user (untrained: {base:.0%}); the readability "
+            "columns below give the rest (repetition, fluency, the quiz).")
+
+
 HOW_TO_READ = """
 <div class="box" id="how-to-read"><b>How to read this report</b>
 <ul>

@@ -92,7 +92,9 @@ def test_the_first_screen_says_what_happened_in_three_sentences_and_where_it_com
     top = html[html.index("<body>"):html.index("trajectory-map")]
     summary = re.search(r'<div class="summary" id="summary">(.*?)</div>', top, re.S).group(1)
     sentences = re.findall(r"<p>(.*?)</p>", summary, re.S)
-    assert len(sentences) == 3
+    measured = "item_description" in html  # a fourth sentence says whether profiles stay readable
+    assert len(sentences) == 3 + measured
+    assert not measured or "Still user profiles?" in sentences[3]
     assert "What was trained" in sentences[0] and "GRPO steps" in sentences[0]
     assert "moved <b>up</b>" in sentences[1] and "Wilcoxon" in sentences[1] and "by chance" in sentences[1]
     assert "raw history text" in sentences[2] and "last item" in sentences[2]
