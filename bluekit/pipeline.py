@@ -172,7 +172,6 @@ def profiler_result(ws: Workspace, name: str, run_dir: str | Path | None = None,
         if readability else result
 
 
-
 def profile_results(ws: Workspace, run_dir: str | Path | None = None) -> list:
     """Untrained vs trained profiler on the held-out users (readability measures included)."""
     return [profiler_result(ws, "untrained profiler", None),

@@ -283,9 +283,7 @@ def train_test_users(prepared: Prepared, cfg) -> tuple[list[str], list[str]]:
     with a second-to-last item (a valid example), capped at cfg.train.train_users (a seeded
     sample by cfg.train.seed, sorted).
     """
-    train, test = split_users(prepared.splits.test, cfg.eval.test_user_fraction, cfg.data.seed)
-    valid_users = set(prepared.splits.valid["user_id"].astype(str))
-    train = [u for u in train if u in valid_users]  # users with a second-to-last item
+    train, test = _trainable_users(prepared, cfg)
     held = set(validation_users(prepared, cfg))
     train = [u for u in train if u not in held]  # carved out to choose a checkpoint, never trained on
     if cfg.train.train_users is not None and len(train) > cfg.train.train_users:
@@ -296,6 +294,14 @@ def train_test_users(prepared: Prepared, cfg) -> tuple[list[str], list[str]]:
     return train, test
 
 
+def _trainable_users(prepared: Prepared, cfg) -> tuple[list[str], list[str]]:
+    """The non-held-out users with a second-to-last item (a valid training example), and the
+    held-out users, before any cap or validation carve-out."""
+    train, test = split_users(prepared.splits.test, cfg.eval.test_user_fraction, cfg.data.seed)
+    valid_users = set(prepared.splits.valid["user_id"].astype(str))
+    return [u for u in train if u in valid_users], test
+
+
 def validation_users(prepared: Prepared, cfg) -> list[str]:
     """cfg.train.validation_users of the would-be training users (seeded by cfg.data.seed, sorted),
     held out of training to choose a checkpoint (bluekit.selection), so the test users never
@@ -303,9 +309,7 @@ def validation_users(prepared: Prepared, cfg) -> list[str]:
     n = int(getattr(cfg.train, "validation_users", 0) or 0)
     if n <= 0:
         return []
-    train, _ = split_users(prepared.splits.test, cfg.eval.test_user_fraction, cfg.data.seed)
-    valid_users = set(prepared.splits.valid["user_id"].astype(str))
-    train = sorted(u for u in train if u in valid_users)
+    train = sorted(_trainable_users(prepared, cfg)[0])
     if n >= len(train):
         raise ValueError(f"train.validation_users = {n} leaves no training users (of {len(train)})")
     picks = np.random.default_rng([cfg.data.seed, 1]).choice(len(train), n, replace=False)

@@ -114,7 +114,8 @@ def unsloth_kwargs(profiler_cfg: ProfilerConfig, train_cfg: TrainConfig
     elif grpo.get("fp16"):
         dtype = "float16"
     else:
-        dtype = None if resolve_dtype(profiler_cfg.dtype) == "float32" else resolve_dtype(profiler_cfg.dtype)
+        dtype = resolve_dtype(profiler_cfg.dtype)
+        dtype = None if dtype == "float32" else dtype
     use_vllm = bool(grpo.get("use_vllm"))
     load = dict(model_name=model_name,
                 max_seq_length=profiler_cfg.prompt_token_budget + 256 + int(grpo["max_completion_length"]),

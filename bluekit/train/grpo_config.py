@@ -153,9 +153,9 @@ def grpo_settings(train_cfg: TrainConfig, config_cls=None) -> dict[str, Any]:
             raise ConfigError(f"unknown key 'train.grpo.{key}': the installed "
                               f"{config_cls.__name__} has no such field"
                               + (f" (similar: {', '.join(close)})" if close else ""))
-        if name in ("bf16", "tf32") and value == "auto":  # measured once per machine
+        if name == "bf16" and value == "auto":  # measured once per machine
             from bluekit.hardware import resolve_bf16
-            value = resolve_bf16(value) if name == "bf16" else None
+            value = resolve_bf16(value)
         out[name] = _coerce(f"train.grpo.{key}", value, types.get(name))
     if dropped:
         warnings.warn(f"the installed {config_cls.__name__} does not accept the kit defaults "
