@@ -247,14 +247,19 @@ def evaluate_texts(name: str, texts_by_user: Mapping[str, str] | Sequence[str], 
     with the example rows. Empty texts get a zero query (their target ranks last).
     """
     texts = _texts_for_examples(texts_by_user, examples)
-    queries = np.zeros((len(examples), item_vecs.shape[1]), dtype=np.float32)
-    filled = [i for i, t in enumerate(texts) if t.strip()]
-    if filled:
-        queries[filled] = embedder.encode_queries([texts[i] for i in filled], show_progress=show_progress)
-    extra = {"n_empty_query": len(examples) - len(filled)}
+    queries = query_vectors(texts, embedder, item_vecs.shape[1], show_progress)
+    extra = {"n_empty_query": sum(not t.strip() for t in texts)}
     return evaluate_queries(name, queries, item_vecs, examples, item_index, ks, exclude_history,
                             batch_size, extra_summary=extra)
 
+
+def query_vectors(texts: Sequence[str], embedder, dim: int, show_progress: bool | None = None) -> np.ndarray:
+    """Each text embedded as a query; an empty text gets a zero vector (its target ranks last)."""
+    queries = np.zeros((len(texts), dim), dtype=np.float32)
+    filled = [i for i, t in enumerate(texts) if t.strip()]
+    if filled:
+        queries[filled] = embedder.encode_queries([texts[i] for i in filled], show_progress=show_progress)
+    return queries
 
 
 def _texts_for_examples(texts_by_user, examples: pd.DataFrame) -> list[str]:

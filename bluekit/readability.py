@@ -17,6 +17,7 @@ user with :func:`bluekit.evaluate.paired_test`, the same test as the rank metric
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -183,8 +184,8 @@ def repetitive(text: str, word_limit: int = 3, ngram: int = 3) -> bool:
     False
     """
     tokens = _words(text)
-    content = [t for t in tokens if t not in STOPWORDS and len(t) > 2]
-    if content and max(pd.Series(content).value_counts()) >= word_limit:
+    content = Counter(t for t in tokens if t not in STOPWORDS and len(t) > 2)
+    if content and max(content.values()) >= word_limit:
         return True
     grams = [tuple(tokens[i:i + ngram]) for i in range(len(tokens) - ngram + 1)]
     return len(grams) != len(set(grams))
@@ -208,8 +209,9 @@ def history_coverage(profile_vecs: np.ndarray, item_vecs: np.ndarray,
     """
     out = np.full(len(profile_vecs), np.nan)
     k = min(k, len(item_vecs))
+    items_t = np.asarray(item_vecs, np.float32).T
     for start in range(0, len(profile_vecs), 512):
-        scores = np.asarray(profile_vecs[start:start + 512], np.float32) @ np.asarray(item_vecs, np.float32).T
+        scores = np.asarray(profile_vecs[start:start + 512], np.float32) @ items_t
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         for row, user in enumerate(range(start, min(start + 512, len(profile_vecs)))):
             history = np.asarray(histories[user], dtype=np.int64)
@@ -261,14 +263,12 @@ def measure(texts: Sequence[str], examples: pd.DataFrame, *, item_index: Mapping
     """Every readability measure per example row (columns READABILITY_METRICS): the text flags,
     history coverage (texts embedded as queries), and with a reader (model, tokenizer), the quiz
     and fluency under it (NaN without one)."""
+    from bluekit.evaluate import history_indices, query_vectors
+
     texts = ["" if t is None else str(t) for t in texts]
     flags = text_flags(texts)
-    vecs = np.zeros((len(texts), item_vecs.shape[1]), dtype=np.float32)
-    filled = [i for i, t in enumerate(texts) if t.strip()]
-    if filled:
-        vecs[filled] = embedder.encode_queries([texts[i] for i in filled])
-    histories = [[item_index[h] for h in (hist if hist is not None else []) if h in item_index]
-                 for hist in examples["history"]]
+    vecs = query_vectors(texts, embedder, item_vecs.shape[1])
+    histories = history_indices(examples, item_index)
     out = pd.DataFrame({"item_description": flags["item_description"],
                         "repetitive": flags["repetitive"],
                         "history_coverage": history_coverage(vecs, item_vecs, histories, coverage_k)})
