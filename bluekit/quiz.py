@@ -21,6 +21,7 @@ same for every method, so profiles and raw history text compare). Higher is more
 """
 from __future__ import annotations
 
+import weakref
 import zlib
 from typing import Mapping, Sequence
 
@@ -90,16 +91,19 @@ def pmi_scores(texts: Sequence[str], choice_titles: list[list[str]], model, toke
     return (with_profile - without).reshape(len(texts), k)
 
 
-_PRIOR: dict = {}  # (model id, title) -> log-likelihood with no profile: the same for every method
+# model -> {title: log-likelihood with no profile}: the same for every method, so computed once per
+# reader; weakly keyed, so a model that is gone (and whose id a new one may reuse) takes its scores with it.
+_PRIOR: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _prior_loglik(model, tokenizer, titles: list[str], batch_size: int) -> np.ndarray:
-    missing = sorted({t for t in titles if (id(model), t) not in _PRIOR})
+    known = _PRIOR.setdefault(model, {})
+    missing = sorted(set(titles) - set(known))
     if missing:
         values = continuation_loglik(model, tokenizer, [QUIZ_CONTEXT.format(profile=NO_PROFILE)] * len(missing),
                                      missing, batch_size)
-        _PRIOR.update({(id(model), t): v for t, v in zip(missing, values)})
-    return np.array([_PRIOR[(id(model), t)] for t in titles])
+        known.update(zip(missing, values))
+    return np.array([known[t] for t in titles])
 
 
 def continuation_loglik(model, tokenizer, contexts: Sequence[str], continuations: Sequence[str],
