@@ -18,12 +18,11 @@ the choice.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from bluekit.atomic import write_json
+from bluekit.atomic import read_json, write_json
 
 SELECTION_FILE = "selection.json"
 VALIDATION_PROFILES = "validation_profiles.json"
@@ -50,7 +49,7 @@ def _profiles(ws, cfg, folder: Path | None, examples: pd.DataFrame) -> list[str]
     cache = folder / VALIDATION_PROFILES if folder is not None else None
     users = examples.user_id.astype(str).tolist()
     if cache is not None and cache.exists():
-        saved = json.loads(cache.read_text())
+        saved = read_json(cache)
         if saved.get("users") == users:
             return saved["profiles"]
     if folder is None:
@@ -82,8 +81,8 @@ def select_step(run_dir: str | Path, ws=None, max_item_rise: float = 0.10) -> di
     """Score every saved step of a run on its validation users and choose one (module doc).
     Returns {"step", "folder", "table": [...per step...], "rule"} and writes selection.json."""
     from bluekit import pipeline
-    from bluekit.compare import evaluation_folders
     from bluekit.config import load_config
+    from bluekit.study_table import evaluation_steps
     from bluekit.train.run import CONFIG_FILE
 
     run_dir = Path(run_dir)
@@ -92,9 +91,7 @@ def select_step(run_dir: str | Path, ws=None, max_item_rise: float = 0.10) -> di
     examples = validation_examples(ws, cfg)
     rows = [{"step": 0, "folder": None, **_score(ws, "untrained", _profiles(ws, cfg, None, examples),
                                                  examples)}]
-    final_step = json.loads((run_dir / "run.json").read_text())["global_step"]
-    for folder in evaluation_folders(run_dir):
-        step = int(folder.name.split("-")[1]) if folder.name.startswith("step-") else int(final_step)
+    for step, folder in evaluation_steps(run_dir):
         rows.append({"step": step, "folder": str(folder),
                      **_score(ws, folder.name, _profiles(ws, cfg, folder, examples), examples)})
     base = rows[0]

@@ -73,14 +73,19 @@ def study_runs(out: Path) -> list[Run]:
     return runs
 
 
-def evaluation_folders(folder: Path) -> list[Path]:
-    """The step-N folders of a run, then the run itself when its final step has no folder."""
-    steps = sorted((p for p in folder.glob("step-*") if p.name[5:].isdigit()),
-                   key=lambda p: int(p.name[5:]))
+def evaluation_steps(folder: Path) -> list[tuple[int, Path]]:
+    """(step, folder) for the step-N folders of a run, then the run itself at its final step when
+    that step has no folder."""
+    steps = sorted((int(p.name[5:]), p) for p in folder.glob("step-*") if p.name[5:].isdigit())
     final_step = read_json(folder / "run.json").get("global_step") if (folder / "run.json").exists() else None
     if final_step is not None and not (folder / f"step-{final_step}").exists():
-        steps.append(folder)
+        steps.append((int(final_step), folder))
     return steps
+
+
+def evaluation_folders(folder: Path) -> list[Path]:
+    """The folders of :func:`evaluation_steps`, in step order."""
+    return [path for _, path in evaluation_steps(folder)]
 
 
 def read_results(path: Path) -> list:
@@ -100,10 +105,8 @@ def evaluations(out: Path, runs: list[Run]):
             continue
         own = run.folder / UNTRAINED_FILE
         base = read_results(own)[0] if own.exists() else untrained
-        final = read_json(run.folder / "run.json").get("global_step")
-        for target in evaluation_folders(run.folder):
+        for step, target in evaluation_steps(run.folder):
             if (target / EVAL_FILE).exists():
-                step = int(target.name[5:]) if target.name.startswith("step-") else int(final)
                 yield run, step, read_results(target / EVAL_FILE)[0], base
 
 
