@@ -36,6 +36,15 @@ def copied_share(tokens: Sequence[str], source: Sequence[str], n: int = 5) -> fl
     return sum(g in source_grams for g in grams) / len(grams)
 
 
+def copy_sources(batch: Batch, ctx: RewardContext | None) -> list[str]:
+    """The text a profile must not copy: the prompt, plus history titles when known."""
+    sources = [prompt_text(p) for p in batch.prompts] if batch.prompts else [""] * len(batch)
+    if ctx is not None and "history" in batch.columns:
+        for i, history in enumerate(batch.columns["history"]):
+            sources[i] += "\n" + "\n".join(ctx.titles_of(history or []))
+    return sources
+
+
 @register("length_format")
 class LengthFormat(Reward):
     """Penalty in [-1, 0] for badly formed profiles; 0 means clean.
@@ -101,18 +110,10 @@ class LengthFormat(Reward):
         terms = self.terms(text, source, num_tokens)
         return 0.0 - min(MAX_OTHER_PENALTY, sum(self.weights[k] * v for k, v in terms.items()))
 
-    def sources(self, batch: Batch) -> list[str]:
-        """The text a profile must not copy: the prompt, plus history titles when known."""
-        sources = [prompt_text(p) for p in batch.prompts] if batch.prompts else [""] * len(batch)
-        if self.ctx is not None and "history" in batch.columns:
-            for i, history in enumerate(batch.columns["history"]):
-                sources[i] += "\n" + "\n".join(self.ctx.titles_of(history or []))
-        return sources
-
     def score(self, batch: Batch) -> list[float]:
         ids = batch.completion_ids or [None] * len(batch)
         return [self.penalty(text, source, None if tokens is None else len(tokens))
-                for text, source, tokens in zip(batch.texts, self.sources(batch), ids)]
+                for text, source, tokens in zip(batch.texts, copy_sources(batch, self.ctx), ids)]
 
 
 @register("user_profile")
@@ -142,7 +143,7 @@ class UserProfile(Reward):
 
     def score(self, batch: Batch) -> list[float]:
         from bluekit.readability import describes_item, repetitive
-        sources = LengthFormat(self.ctx).sources(batch) if self.copying else [""] * len(batch)
+        sources = copy_sources(batch, self.ctx) if self.copying else [""] * len(batch)
         return [float(bool(words(t)) and not describes_item(t)
                       and not (self.repetition and repetitive(t))
                       and not (self.copying and copied_share(words(t), words(source),
