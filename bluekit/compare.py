@@ -216,12 +216,11 @@ def write_reference(cfg: Config, out: Path) -> None:
         return
     ws = pipeline.workspace(cfg)
     untrained = pipeline.profiler_result(ws, "untrained profiler")
-    # raw history text and "no profile" carry the readability measures (the quiz's floor)
-    readable = pipeline.readability_references(ws)
+    baselines = [r for r in pipeline.baseline_results(ws) if r.name in REFERENCE_METHODS]
+    # raw history text (ranked once, above) and "no profile" carry the readability measures
+    readable = pipeline.readability_references(ws, baselines)
     names = {r.name for r in readable}
-    baselines = [r for r in pipeline.baseline_results(ws)
-                 if r.name in REFERENCE_METHODS and r.name not in names]
-    save_results([untrained, *readable, *baselines], path)
+    save_results([untrained, *readable, *(r for r in baselines if r.name not in names)], path)
 
 
 def _run_workers(runs: list[Run], jobs: int, threads: int) -> list[Run]:

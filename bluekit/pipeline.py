@@ -245,15 +245,17 @@ def with_readability(ws: Workspace, result, texts: list[str], reader: bool = Tru
     return readability.add_readability(result, measures)
 
 
-def readability_references(ws: Workspace) -> list:
+def readability_references(ws: Workspace, baselines: list | None = None) -> list:
     """The rows readability is read against besides the untrained profiler: raw history text
     (the same titles the baseline embeds) and no text at all (the quiz's floor: the reader
-    guesses; every target ranks last)."""
+    guesses; every target ranks last). A raw-history result already in `baselines`
+    (baseline_results) gets the measures attached instead of being ranked again."""
     from bluekit.baselines import history_texts, raw_history_text
     from bluekit.evaluate import evaluate_texts
 
     kw = _eval_kwargs(ws)
-    raw = raw_history_text(ws.test_examples, **kw)
+    raw = next((r for r in baselines or [] if r.name == "raw history text"), None) \
+        or raw_history_text(ws.test_examples, **kw)
     texts = history_texts(ws.test_examples, ws.prepared.items, ws.prepared.item_index)
     empty = evaluate_texts("no profile", [""] * len(ws.test_examples), ws.test_examples, **kw)
     return [with_readability(ws, raw, texts), with_readability(ws, empty, [""] * len(texts))]
