@@ -11,7 +11,7 @@ stops being a profile. These per-profile measures catch that:
   description of one item retrieves one item;
 - ``quiz_accuracy`` and ``fluency`` (need the frozen base profiler as reader): :mod:`bluekit.quiz`.
 
-Shares come with a 95% bootstrap CI (:func:`summarize_flags`) and methods are compared user by
+Shares come with a 95% bootstrap CI (:func:`bluekit.evaluate.bootstrap_ci`) and methods are compared user by
 user with :func:`bluekit.evaluate.paired_test`, the same test as the rank metrics.
 """
 from __future__ import annotations
@@ -222,22 +222,6 @@ def history_coverage(profile_vecs: np.ndarray, item_vecs: np.ndarray,
     return out
 
 
-def summarize_flags(values: Sequence[float], n_boot: int = 2000, seed: int = 0) -> dict:
-    """Mean of a per-profile measure with a seeded 95% bootstrap CI (NaNs left out).
-
-    >>> s = summarize_flags([1, 0, 0, 1])
-    >>> s["mean"], s["n"]
-    (0.5, 4)
-    """
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    if not len(x):
-        return {"mean": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "n": 0}
-    boot = x[np.random.default_rng(seed).integers(0, len(x), (n_boot, len(x)))].mean(1)
-    return {"mean": float(x.mean()), "ci_low": float(np.quantile(boot, 0.025)),
-            "ci_high": float(np.quantile(boot, 0.975)), "n": int(len(x))}
-
-
 def sample_profiles(texts_by_user: Mapping[str, str], n: int = 5, seed: int = 0) -> list[tuple[str, str]]:
     """`n` profiles drawn at random (seeded), not the best ones: what a run's profiles look like."""
     users = sorted(texts_by_user)
@@ -249,11 +233,14 @@ def sample_profiles(texts_by_user: Mapping[str, str], n: int = 5, seed: int = 0)
 def add_readability(result, measures: pd.DataFrame):
     """Attach per-user readability columns (rows aligned with result.per_user) and their means
     with 95% bootstrap CIs to a bluekit.evaluate.MethodResult; returns it."""
+    from bluekit.evaluate import bootstrap_ci
+
     for column in measures.columns:
-        result.per_user[column] = measures[column].to_numpy(dtype=float)
-        s = summarize_flags(measures[column])
-        result.summary[column] = s["mean"]
-        result.summary[f"{column}_ci_low"], result.summary[f"{column}_ci_high"] = s["ci_low"], s["ci_high"]
+        values = measures[column].to_numpy(dtype=float)
+        result.per_user[column] = values
+        finite = values[np.isfinite(values)]
+        result.summary[column] = float(finite.mean()) if len(finite) else float("nan")
+        result.summary[f"{column}_ci_low"], result.summary[f"{column}_ci_high"] = bootstrap_ci(values)
     return result
 
 

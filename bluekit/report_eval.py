@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bluekit.errors import KitError
+from bluekit.evaluate import bootstrap_ci  # noqa: F401 - report.py imports it from here
 
 if TYPE_CHECKING:
     from bluekit.report import RunView
@@ -104,23 +105,6 @@ def evaluate_run(view: RunView, results: str | Path | None = None) -> tuple[list
     if added:
         source += "; baselines computed by the report on the same users"
     return evaluated, source
-
-
-def bootstrap_ci(values: np.ndarray, n_boot: int = 2000, seed: int = 0, confidence: float = 0.95):
-    """Seeded percentile bootstrap CI of a mean.
-
-    >>> lo, hi = bootstrap_ci(np.array([0.0, 1.0] * 50))
-    >>> 0.35 < lo < 0.5 < hi < 0.65
-    True
-    """
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
-    tail = (1 - confidence) / 2
-    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
 def results_with_ci(results: list) -> pd.DataFrame:
