@@ -12,7 +12,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install browser demo test lab bench train-long clean help
+.PHONY: install browser demo test lab bench train-long train-langptune train-rlpf clean help
 help:
 	@echo "make install   create/reuse .venv and install the CPU stack + offline models"
 	@echo "make demo      data -> baselines -> GRPO training -> evaluation on the demo data (runs/demo/)"
@@ -20,6 +20,7 @@ help:
 	@echo "make lab       JupyterLab with the bluekit kernel"
 	@echo "make bench     benchmarks that print throughput numbers"
 	@echo "make train-long  the long CPU run whose adapter is published in data/pretrained/cpu-long"
+	@echo "make train-langptune / train-rlpf   the paper table's LangPTune- and RLPF-style reference runs"
 	@echo "make gpu-smoke   one NVIDIA GPU, offline: plain TRL vs Unsloth on gpu-small (docs/GPU.md)"
 	@echo "make gpu-smoke-dry / gpu-wheels   the same on this CPU with a tiny model / wheels for a bare GPU machine"
 
@@ -66,6 +67,15 @@ train-long: install
 	OMP_NUM_THREADS=1 $(PY) -m bluekit $(LONG)
 	$(PY) -m bluekit publish runs/cpu-long/cpu-long/seed-0 cpu-long --curve runs/cpu-long/table.md \
 	  --command "OMP_NUM_THREADS=1 python -m bluekit $(LONG)"
+
+# The paper table's reference rows (issue 15), trained on cpu-long's budget and published beside
+# it: LangPTune-style (masked rank reward + cut-off penalty) and RLPF-style (reader's quiz + length
+# + KL); presets bluekit/presets/langptune-cpu.yaml and rlpf-cpu.yaml. About 1.5 hours each.
+REF = compare $*-cpu --steps 240 --eval-at 60 120 --out runs/$*-cpu
+train-langptune train-rlpf: train-%: install
+	OMP_NUM_THREADS=1 $(PY) -m bluekit $(REF)
+	$(PY) -m bluekit publish runs/$*-cpu/$*-cpu/seed-0 $*-cpu --curve runs/$*-cpu/table.md \
+	  --command "OMP_NUM_THREADS=1 python -m bluekit $(REF)"
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

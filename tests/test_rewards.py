@@ -175,6 +175,18 @@ def test_rank_reward_mrr_and_ndcg_from_hand_ranks():
         assert mrr == pytest.approx(1 / rank) and ndcg == pytest.approx(1 / math.log2(rank + 1))
 
 
+def test_rank_reward_masks_history_items_from_the_candidates():
+    ctx = plane_ctx({"p": 30})  # a ranks 1st, b 2nd, c 3rd
+    masked = resolve("rank_reward")(ctx, mask_history=True)
+    # a and b bought before: c is the best candidate left; the positive itself is never masked
+    assert masked(completions=["p"], positive=["c"], history=[["a", "b"]]) == [1.0]
+    assert masked(completions=["p"], positive=["b"], history=[["b"]]) == [0.5]
+    sampled = resolve("rank_reward")(ctx, candidates="sampled", num_candidates=3, mask_history=True)
+    assert sampled(completions=["p"], positive=["c"], history=[["a", "b"]]) == [1.0]
+    with pytest.raises(RewardError, match="history"):
+        masked(completions=["p"], positive=["c"])
+
+
 # --------------------------------------------------------------------------- the TRL contract
 
 ODD_TEXTS = ["", "boots " * 5000, "Wanderstiefel für Bergtouren, 登山靴 🥾", None]
@@ -487,3 +499,16 @@ def test_the_example_rewards_docstrings_run():
             assert result.failed == 0 and result.attempted > 0, name
     finally:
         sys.path.remove(str(EXAMPLES))
+
+
+@pytest.mark.parametrize("preset", ["cpu-demo", "langptune-cpu", "rlpf-cpu"])
+def test_preset_rewards_build_and_score_a_toy_batch(preset, tiny_lm):
+    from bluekit.config import load_config
+
+    funcs, weights = build_reward_funcs(load_config(preset).train.rewards,
+                                        toy_context(reader=tiny_lm, strict=True))
+    columns = dict(positive=["boots", "knife"], user_id=["u1", "u2"], history=[["socks"], ["tent"]])
+    for func in funcs:
+        values = func(completions=["The user hikes in wet weather.", "Likes knives and"], **columns)
+        assert len(values) == 2 and all(math.isfinite(v) for v in values), func.__name__
+    assert len(weights) == len(funcs)

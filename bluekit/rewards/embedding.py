@@ -243,6 +243,8 @@ class RankReward(_EmbeddingReward):
     Candidates are the whole catalogue (``candidates="all"``, the evaluation protocol) or the
     positive plus ``num_candidates - 1`` sampled items (seeded per step and user); n is their
     number. Items tied with the positive rank ahead of it. Range: (0, 1] ("log": [0, 1]).
+    ``mask_history=True`` leaves the user's history items (the ``history`` column) out of the
+    candidates, as LangPTune's reward does: re-describing a past purchase earns nothing.
 
     >>> from bluekit.rewards import toy_context
     >>> reward = RankReward(toy_context(), metric="mrr")
@@ -250,33 +252,53 @@ class RankReward(_EmbeddingReward):
     [1.0, 0.5]
     >>> RankReward(toy_context(), metric="log")(completions=["hiking socks"], positive=["boots"])
     [0.6666666666666666]
+    >>> RankReward(toy_context(), mask_history=True)(completions=["hiking socks"], positive=["boots"],
+    ...                                             history=[["socks"]])
+    [1.0]
     """
     floor = 0.0
 
     def __init__(self, ctx: RewardContext, metric: str = "mrr", candidates: str = "all",
-                 num_candidates: int = 100):
+                 num_candidates: int = 100, mask_history: bool = False):
         super().__init__(ctx)
         if metric not in ("mrr", "ndcg", "log") or candidates not in ("all", "sampled"):
             raise RewardError(f"{self.__name__}: metric must be 'mrr', 'ndcg' or 'log' and candidates "
                               f"'all' or 'sampled' (got {metric!r}, {candidates!r})")
         self.metric, self.candidates, self.num_candidates = metric, candidates, int(num_candidates)
+        self.mask_history = bool(mask_history)
         self.chunk = 65536
+
+    def check_columns(self, batch: Batch) -> None:
+        super().check_columns(batch)
+        if self.mask_history:
+            batch.column("history", self.__name__)
+
+    def _masked_rows(self, batch: Batch, positives: np.ndarray) -> list[np.ndarray]:
+        """Per row, the history items to leave out of the candidates (never the positive)."""
+        if not self.mask_history:
+            return [np.empty(0, dtype=np.int64)] * len(batch)
+        return [np.setdiff1d(self.ctx.known_rows(history or []), [pos])
+                for history, pos in zip(batch.columns["history"], positives)]
 
     def ranks(self, batch: Batch, profile_vecs: np.ndarray) -> np.ndarray:
         """1-based rank of the positive; ties count against it (as in bluekit.evaluate)."""
         positives = self.ctx.item_rows(batch.columns["positive"])
+        masked = self._masked_rows(batch, positives)
         if self.candidates == "all":
             target = np.einsum("ij,ij->i", profile_vecs, self.ctx.item_vecs[positives])
             ranks = np.zeros(len(batch))
             for start in range(0, self.ctx.num_items, self.chunk):  # bounded memory on big catalogues
                 sims = profile_vecs @ self.ctx.item_vecs[start:start + self.chunk].T
                 ranks += (sims >= target[:, None] - 1e-6).sum(axis=1)
+            for i, rows in enumerate(masked):  # masked history items that outranked the positive
+                ranks[i] -= (self.ctx.item_vecs[rows] @ profile_vecs[i] >= target[i] - 1e-6).sum()
             # The positive itself always counts (tolerance above); ties with it count against it.
             return np.maximum(ranks, 1.0)
         ranks = np.empty(len(batch))
         for i, (key, pos) in enumerate(zip(batch.group_keys(), positives)):
             rng = batch.rng(self.ctx.seed, f"{key}\t{pos}")
             negs = _sampled_rows(rng, self.ctx.num_items, pos, self.num_candidates - 1)
+            negs = negs[~np.isin(negs, masked[i])]
             sims = self.ctx.item_vecs[np.concatenate([[pos], negs])] @ profile_vecs[i]
             ranks[i] = float((sims >= sims[0]).sum())
         return ranks
