@@ -140,6 +140,14 @@ def cmd_select(args) -> None:
           f"written to {Path(args.run) / SELECTION_FILE}")
 
 
+def cmd_tradeoff(args) -> None:
+    from bluekit.study_table import markdown_table
+    from bluekit.tradeoff import tradeoff_table, write_tradeoff
+    table = tradeoff_table(args.sources, against=args.against)
+    print(markdown_table(table.drop(columns="reference")))
+    print(f"written to {write_tradeoff(table, args.out)} (tradeoff.md/.csv/.json/.html)")
+
+
 def cmd_publish(args) -> None:
     from bluekit.train import publish_run
     dest = publish_run(args.run, args.name, args.command, curve=args.curve)
@@ -222,6 +230,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-item-rise", type=float, default=0.10,
                    help="largest rise of the item-description share over the untrained profiler's")
     p.set_defaults(func=cmd_select)
+    p = sub.add_parser("tradeoff", help="rank against readability: every evaluated profiler of "
+                       "study folders / results files, and the targets each meets")
+    p.add_argument("sources", nargs="+", metavar="[NAME=]PATH",
+                   help="study folders (compare's --out) or results files (evaluate's)")
+    p.add_argument("--against", default=None, metavar="NAME",
+                   help="the source whose untrained profiler every point is tested against (default: the first)")
+    p.add_argument("--out", default="runs/tradeoff", help="folder for tradeoff.md/.csv/.json/.html")
+    p.set_defaults(func=cmd_tradeoff)
     p = sub.add_parser("publish", help="copy a finished run's adapter and logs to data/pretrained/")
     p.add_argument("run", help="training run folder, e.g. runs/cpu-long/cpu-long/seed-0")
     p.add_argument("name", help="published name, e.g. cpu-long")
