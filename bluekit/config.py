@@ -71,16 +71,22 @@ class EmbedConfig:
     query_prompt: str | None = None  # e.g. Qwen3-Embedding's "query" prompt name
     document_prompt: str | None = None
     cache_dir: str = "data/cache"
-    # Trainable condition: contrastive fine-tuning on (profile, next item) pairs between RL rounds.
+    # Trainable condition (bluekit.embedder_training): embedder rounds on (profile, next item text)
+    # pairs before GRPO step 0 and after every round_steps steps, MultipleNegativesRankingLoss.
     trainable: bool = False
+    round_steps: int = 30  # GRPO steps between rounds (0: the round before step 0 only)
+    pairs: str = "regenerate"  # regenerate (greedy profiles of all training users) | completions
     contrastive_lr: float = 2e-5
     contrastive_epochs: int = 1
+    contrastive_batch_size: int = 32
+    contrastive_scale: float = 20.0  # 1 / temperature (LangPTune: 10)
+    symmetric: bool = False  # also item -> profile (MultipleNegativesSymmetricRankingLoss)
 
     def __post_init__(self):
-        if self.trainable:  # refused loudly rather than accepted and ignored
-            raise ConfigError("embed.trainable: the trainable-embedder condition (contrastive rounds "
-                              "between GRPO rounds) is not wired into training yet; "
-                              "bluekit.embed.contrastive_finetune runs a round by hand")
+        if self.pairs not in ("regenerate", "completions"):
+            raise ConfigError(f"embed.pairs: expected 'regenerate' or 'completions', got {self.pairs!r}")
+        if self.round_steps < 0:
+            raise ConfigError(f"embed.round_steps: expected >= 0, got {self.round_steps}")
 
 
 @dataclass

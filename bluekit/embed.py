@@ -1,5 +1,5 @@
-"""Turn texts into unit vectors: the sentence-transformers embedder, the item-vector cache,
-and the contrastive fine-tuning used by BLUE's "trainable embedder" condition.
+"""Turn texts into unit vectors: the sentence-transformers embedder and the item-vector cache
+(BLUE's trainable-embedder rounds live in bluekit.embedder_training).
 
     emb = Embedder()                                   # all-MiniLM-L6-v2, offline, 384-d
     item_vecs = item_vectors(emb, items.item_id, items.text, "data/cache")
@@ -59,7 +59,7 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
 
         self.name = DEFAULT_MODEL if model in _OFFLINE_MINILM_NAMES else str(model)
-        self.base_name = self.name  # `.name` changes when the weights are fine-tuned
+        self.base_name = self.name  # `.name` changes when the weights are tuned (embedder_training)
         self.device = device
         self.batch_size = batch_size
         self.query_prompt = query_prompt
@@ -222,81 +222,3 @@ def _write_cache(path: Path, cached: dict[tuple[str, str], np.ndarray], current:
     vectors = np.stack([v for _, v in keep]).astype(np.float32) if keep else np.zeros((0, dim), np.float32)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, ids=ids, hashes=hashes, vectors=vectors)
-
-
-# ---------------------------------------------------------------- trainable embedder
-
-def contrastive_finetune(embedder: Embedder, profile_texts: Sequence[str], positive_item_texts: Sequence[str],
-                         epochs: int = 1, lr: float = 2e-5, batch_size: int = 16, seed: int = 0,
-                         scale: float = 20.0, show_progress: bool | None = None) -> dict:
-    """Fine-tune the embedder in place on (profile, next item text) pairs.
-
-    The loss is MultipleNegativesRankingLoss made symmetric: cosine similarities times
-    `scale` (20, as in sentence-transformers), cross-entropy of each profile picking its own
-    item among the batch's items, plus each item picking its own profile. A plain torch loop
-    (AdamW) so it runs offline with any sentence-transformers version.
-
-    Afterwards `embedder.name` gets a fingerprint of this fine-tune, so item-vector caches of
-    the old weights are not reused. Returns {"losses": [...per step], "first_loss",
-    "last_loss", "mean_loss", "steps", "pairs"}.
-    """
-    import torch
-    import torch.nn.functional as F
-    from tqdm.auto import tqdm
-
-    profiles, items = clean_texts(profile_texts), clean_texts(positive_item_texts)
-    if len(profiles) != len(items):
-        raise ValueError(f"contrastive_finetune: {len(profiles)} profiles but {len(items)} item texts")
-    if len(profiles) < 2:
-        raise ValueError("contrastive_finetune needs at least 2 pairs (in-batch negatives)")
-
-    model = embedder.model
-    device = model.device
-    query_prompt = _literal_prompt(embedder, embedder.query_prompt)
-    doc_prompt = _literal_prompt(embedder, embedder.document_prompt)
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    progress = embedder.show_progress if show_progress is None else show_progress
-
-    def embed(texts: list[str], prompt: str | None):
-        features = model.preprocess(texts, prompt=prompt)
-        features = {k: v.to(device) if hasattr(v, "to") else v for k, v in features.items()}
-        return F.normalize(model(features)["sentence_embedding"], dim=-1)
-
-    losses: list[float] = []
-    model.train()
-    try:
-        for _ in range(epochs):
-            order = torch.randperm(len(profiles), generator=generator).tolist()
-            batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-            for batch in tqdm(batches, desc="contrastive fine-tune", disable=not progress):
-                if len(batch) < 2:  # one pair has no in-batch negative
-                    continue
-                q = embed([profiles[i] for i in batch], query_prompt)
-                d = embed([items[i] for i in batch], doc_prompt)
-                logits = scale * q @ d.T
-                labels = torch.arange(len(batch), device=logits.device)
-                loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                losses.append(float(loss.detach()))
-    finally:
-        model.eval()
-
-    fingerprint = hashlib.sha1("\x00".join(
-        [embedder.name, str(epochs), str(lr), str(batch_size), str(seed), str(scale)]
-        + [text_hash(p) + text_hash(i) for p, i in zip(profiles, items)]).encode()).hexdigest()[:12]
-    embedder.name = f"{embedder.base_name}+ft-{fingerprint}"
-    return {"losses": losses, "first_loss": losses[0] if losses else float("nan"),
-            "last_loss": losses[-1] if losses else float("nan"),
-            "mean_loss": float(np.mean(losses)) if losses else float("nan"),
-            "steps": len(losses), "pairs": len(profiles)}
-
-
-def _literal_prompt(embedder: Embedder, prompt: str | None) -> str | None:
-    """The prompt text itself, whether it was given as a model-defined name or literally."""
-    if not prompt:
-        return None
-    return (embedder.model.prompts or {}).get(prompt, prompt) or None

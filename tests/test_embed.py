@@ -1,13 +1,11 @@
-"""The embedder, its on-disk item cache and contrastive fine-tuning (real MiniLM, offline)."""
+"""The embedder and its on-disk item cache (real MiniLM, offline)."""
 import copy
 import logging
 
 import numpy as np
 import pytest
 
-from bluekit.config import EmbedConfig
-from bluekit.embed import (Embedder, cache_path, contrastive_finetune, item_vectors,
-                           item_vectors_with_stats, safe_name)
+from bluekit.embed import cache_path, item_vectors, item_vectors_with_stats, safe_name
 
 
 def test_encode_gives_unit_float32_rows_and_survives_empty_input(embedder):
@@ -71,26 +69,3 @@ def test_corrupt_cache_is_rebuilt_with_a_warning(embedder, tmp_path, caplog):
 def test_safe_name_keeps_long_names_unique():
     a, b = safe_name("x" * 200 + "a"), safe_name("x" * 200 + "b")
     assert a != b and len(a) <= 80
-
-
-def test_contrastive_finetune_pulls_pairs_together():
-    embedder = Embedder.from_config(EmbedConfig(batch_size=8), show_progress=False)  # own copy: weights change
-    profiles = ["Buys gear for rainy mountain hikes", "Bakes bread every weekend", "Plays jazz in a band",
-                "Trains for marathons", "Knits scarves and hats", "Shoots photos on old cameras",
-                "Grows tomatoes on the balcony", "Builds plastic model airplanes"]
-    items = ["Gore-Tex trail boots", "Proofing basket and lame", "Hollow-body electric guitar",
-             "Carbon-plated racing shoes", "Merino wool yarn bundle", "35mm rangefinder film camera",
-             "Self-watering planter pots", "1:72 scale Spitfire kit"]
-
-    def mean_positive_cosine():
-        return float(np.mean(np.sum(embedder.encode_queries(profiles) * embedder.encode_documents(items), axis=1)))
-
-    before = mean_positive_cosine()
-    stats = contrastive_finetune(embedder, profiles, items, epochs=3, lr=5e-5, batch_size=4, seed=0,
-                                 show_progress=False)
-    after = mean_positive_cosine()
-    assert after > before + 0.02
-    assert stats["steps"] == 6 and stats["pairs"] == 8 and len(stats["losses"]) == 6
-    assert embedder.name.startswith("all-MiniLM-L6-v2+ft-")  # caches of the old weights are not reused
-    with pytest.raises(ValueError, match="1 profiles but 2 item texts"):
-        contrastive_finetune(embedder, ["a"], ["b", "c"])

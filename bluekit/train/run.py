@@ -136,7 +136,11 @@ def prepare_training(cfg: Config, prepared=None, embedder=None, item_vecs=None,
     dataset = build_train_dataset(prepared, train_users, cfg, policy.tokenizer)
     panel = build_panel(prepared, test_users[: cfg.train.panel_users], cfg, policy.tokenizer)
     args = build_grpo_config(cfg.train, str(out), progress=progress)
-    callbacks = [MetricsCallback(out),
+    rounds = []
+    if cfg.embed.trainable:  # embedder rounds between GRPO steps (bluekit.embedder_training)
+        from bluekit.embedder_training import embedder_rounds
+        rounds = [embedder_rounds(ctx, dataset.to_list(), cfg, out, policy.tokenizer, reward_funcs)]
+    callbacks = [*rounds, MetricsCallback(out),
                  SnapshotCallback(panel, cfg.train.snapshot_every, policy.tokenizer, ctx,
                                   cfg.train.rewards, out, cfg.train.grpo["max_completion_length"],
                                   cfg.profiler.generation_batch_size, cfg.train.seed),
