@@ -85,14 +85,24 @@ def cmd_train(args) -> None:
     from bluekit.train import train_profiler
     cfg = _config(args)
     result = train_profiler(cfg, resume=not args.fresh)
-    print(f"trained in {result.wall_time_s:.0f} s; adapter: {result.adapter_dir}")
+    if result.processes > 1:  # under accelerate launch: one line per process, one adapter
+        print(f"process {result.process_index} of {result.processes}: "
+              f"{result.global_step} steps", flush=True)
+    if result.process_index == 0:
+        print(f"trained in {result.wall_time_s:.0f} s; adapter: {result.adapter_dir}")
 
 
 def cmd_evaluate(args) -> None:
     from bluekit import pipeline
+    from bluekit.distributed import is_main_process, main_process_first
     cfg = _config(args)
     _run_folder(args.run)
-    ws = pipeline.workspace(cfg)
+    with main_process_first():  # under accelerate launch the caches are built once
+        ws = pipeline.workspace(cfg)
+    if not is_main_process():  # the other processes share the profile generation, no more
+        for run_dir in (None, args.run or cfg.train.output_dir):
+            pipeline.test_profiles(ws, run_dir, show_progress=False)
+        return
     results = pipeline.profile_results(ws, run_dir=args.run) + pipeline.readability_references(ws)
     table = pipeline.save_table(results, Path(cfg.eval.out_dir) / "profiles")  # every column
     from bluekit.readability import READABILITY_METRICS, format_readability_table, readability_table

@@ -144,7 +144,11 @@ class TimeBudget(TrainerCallback):
         self.start = time.time()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if time.time() - self.start >= self.seconds:
+        stop = time.time() - self.start >= self.seconds
+        if args.world_size > 1:  # every process must stop at the same step (else the rest wait
+            from accelerate.utils import broadcast_object_list  # forever): the main one decides
+            stop = broadcast_object_list([stop])[0]
+        if stop:
             control.should_training_stop = True
 
 

@@ -58,6 +58,8 @@ class TrainResult:
     wall_time_s: float  # this process's training time (run.json also has the total over resumes)
     global_step: int = 0
     reward_time_s: dict[str, float] = field(default_factory=dict)
+    process_index: int = 0  # under `accelerate launch`: this process, of `processes`
+    processes: int = 1
 
 
 def load_metrics(run_dir: str | Path) -> pd.DataFrame:
@@ -116,15 +118,21 @@ def prepare_training(cfg: Config, prepared=None, embedder=None, item_vecs=None,
         import unsloth  # noqa: F401 - Unsloth patches transformers/TRL: import it before them
     import transformers
 
+    from bluekit.distributed import is_main_process, main_process_first
     from bluekit.rewards import build_reward_funcs, reward_context
     from bluekit.train.callbacks import (MetricsCallback, SaveAdapterAt, SnapshotCallback,
                                          TimeBudget)
 
     out = Path(cfg.train.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    prepared, embedder, item_vecs = _inputs(cfg, prepared, embedder, item_vecs)
+    # Under `accelerate launch` every process runs this: the main one alone builds the data and
+    # item caches and writes the run folder (bluekit.distributed); the others read them.
+    main = is_main_process()
+    with main_process_first():
+        prepared, embedder, item_vecs = _inputs(cfg, prepared, embedder, item_vecs)
     train_users, test_users = train_test_users(prepared, cfg)
-    save_config(cfg, out / CONFIG_FILE)
+    if main:
+        save_config(cfg, out / CONFIG_FILE)
 
     transformers.set_seed(cfg.train.seed)  # LoRA init and sampling repeat for a seed
     policy = load_policy(cfg.profiler, cfg.train)
@@ -139,14 +147,16 @@ def prepare_training(cfg: Config, prepared=None, embedder=None, item_vecs=None,
     rounds = []
     if cfg.embed.trainable:  # embedder rounds between GRPO steps (bluekit.embedder_training)
         from bluekit.embedder_training import embedder_rounds
-        rounds = [embedder_rounds(ctx, dataset.to_list(), cfg, out, policy.tokenizer, reward_funcs)]
-    callbacks = [*rounds, MetricsCallback(out),
-                 SnapshotCallback(panel, cfg.train.snapshot_every, policy.tokenizer, ctx,
-                                  cfg.train.rewards, out, cfg.train.grpo["max_completion_length"],
-                                  cfg.profiler.generation_batch_size, cfg.train.seed),
+        rounds = [embedder_rounds(ctx, dataset.to_list(), cfg, out, policy.tokenizer, reward_funcs,
+                                  save=main)]
+    writers = [MetricsCallback(out),
+               SnapshotCallback(panel, cfg.train.snapshot_every, policy.tokenizer, ctx,
+                                cfg.train.rewards, out, cfg.train.grpo["max_completion_length"],
+                                cfg.profiler.generation_batch_size, cfg.train.seed),
+               *([SaveAdapterAt(cfg.train.save_adapter_at, out, cfg)]
+                 if cfg.train.save_adapter_at else [])]
+    callbacks = [*rounds, *(writers if main else []),
                  *([TimeBudget(cfg.train.max_minutes)] if cfg.train.max_minutes else []),
-                 *([SaveAdapterAt(cfg.train.save_adapter_at, out, cfg)]
-                   if cfg.train.save_adapter_at else []),
                  *(extra_callbacks or [])]
     return TrainingSetup(cfg, out, policy, reward_funcs, dataset, args, callbacks, train_users,
                          test_users, timings, ctx, progress)
@@ -165,12 +175,14 @@ def run_training(trainer, setup: TrainingSetup, resume: bool = True) -> TrainRes
     """Train (resuming from the last checkpoint in the run folder unless resume=False, which
     starts over and clears old logs), then save final/ and run.json."""
     out, cfg = setup.output_dir, setup.cfg
+    accelerator = trainer.accelerator  # one process, or one of several under accelerate launch
+    main = accelerator.is_main_process
     if not setup.progress:
         from transformers.trainer_callback import PrinterCallback, ProgressCallback
         trainer.remove_callback(PrinterCallback)
         trainer.remove_callback(ProgressCallback)
     checkpoint = last_checkpoint(out) if resume else None
-    if checkpoint is None:  # a fresh start: old logs and checkpoints would mix two runs
+    if checkpoint is None and main:  # a fresh start: old logs and checkpoints would mix two runs
         for name in (METRICS_FILE, SNAPSHOTS_FILE, PROFILES_FILE):
             (out / name).unlink(missing_ok=True)
         for old in [*out.glob("checkpoint-*"), *out.glob("step-*")]:
@@ -182,13 +194,17 @@ def run_training(trainer, setup: TrainingSetup, resume: bool = True) -> TrainRes
     wall = time.time() - start
 
     final = out / FINAL_DIR
-    trainer.model.save_pretrained(str(final))
-    setup.policy.tokenizer.save_pretrained(str(final))
     step = int(trainer.state.global_step)
-    _write_run_file(out, cfg, step, wall, setup.reward_timings, checkpoint, setup.policy.backend,
-                    len(setup.train_users), len(setup.test_users), commit)
+    if main:  # the weights are the same on every process (DDP): one adapter is written
+        trainer.model.save_pretrained(str(final))
+        setup.policy.tokenizer.save_pretrained(str(final))
+        _write_run_file(out, cfg, step, wall, setup.reward_timings, checkpoint,
+                        setup.policy.backend, len(setup.train_users), len(setup.test_users),
+                        commit, accelerator.num_processes)
+    accelerator.wait_for_everyone()
     return TrainResult(out, final, load_metrics(out), setup.train_users, setup.test_users, wall,
-                       step, dict(setup.reward_timings))
+                       step, dict(setup.reward_timings), accelerator.process_index,
+                       accelerator.num_processes)
 
 
 def train_profiler(cfg: Config, prepared=None, embedder=None, item_vecs=None, resume: bool = True,
@@ -254,12 +270,12 @@ def git_commit() -> str | None:
 
 def _write_run_file(out: Path, cfg: Config, step: int, wall: float, timings: dict,
                     checkpoint: str | None, backend: str, n_train: int, n_test: int,
-                    commit: str | None) -> None:
+                    commit: str | None, processes: int = 1) -> None:
     previous = read_json(out / RUN_FILE) if checkpoint and (out / RUN_FILE).exists() else {}
     run = {
         "name": cfg.name, "seed": cfg.train.seed, "global_step": step,
         "max_steps": cfg.train.grpo["max_steps"], "backend": backend,
-        "resumed_from": checkpoint, "wall_time_s": round(wall, 3),
+        "resumed_from": checkpoint, "processes": processes, "wall_time_s": round(wall, 3),
         "total_wall_time_s": round(previous.get("total_wall_time_s", 0.0) + wall, 3),
         "reward_time_s": {k: round(v, 3) for k, v in timings.items()},
         "train_users": n_train, "test_users": n_test, "profiler": cfg.profiler.model,
