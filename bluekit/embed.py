@@ -5,6 +5,9 @@
     item_vecs = item_vectors(emb, items.item_id, items.text, "data/cache")
     profile_vecs = emb.encode_queries(profile_texts)   # (n, d) float32, rows of length 1
 
+A catalogue of SHARDED_FROM items or more (a real Amazon category: 1M+) is written in resumable
+shards instead (item_vectors_sharded), on every GPU at once when there are several.
+
 Profiles are *queries* and items are *documents*: models such as Qwen3-Embedding put an
 instruction in front of queries only (``query_prompt="query"``) and nothing in front of
 documents. MiniLM uses no prompt at all.
@@ -12,6 +15,7 @@ documents. MiniLM uses no prompt at all.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import zipfile
@@ -82,9 +86,11 @@ class Embedder:
         """Profiles / user texts -> (n, dim) float32 unit rows (query prompt applied)."""
         return self._encode(texts, self.query_prompt, show_progress)
 
-    def encode_documents(self, texts: Iterable[str | None], show_progress: bool | None = None) -> np.ndarray:
-        """Item texts -> (n, dim) float32 unit rows (document prompt applied)."""
-        return self._encode(texts, self.document_prompt, show_progress)
+    def encode_documents(self, texts: Iterable[str | None], show_progress: bool | None = None,
+                         pool: dict | None = None) -> np.ndarray:
+        """Item texts -> (n, dim) float32 unit rows (document prompt applied). pool: a
+        sentence-transformers multi-process pool (start_multi_process_pool) to encode with."""
+        return self._encode(texts, self.document_prompt, show_progress, pool)
 
     def prompt_kwargs(self, prompt: str | None) -> dict:
         """`encode` keywords for a prompt given as a model-defined name or a literal prefix."""
@@ -95,13 +101,14 @@ class Embedder:
         return {"prompt": prompt}
 
     def _encode(self, texts: Iterable[str | None], prompt: str | None,
-                show_progress: bool | None) -> np.ndarray:
+                show_progress: bool | None, pool: dict | None = None) -> np.ndarray:
         texts = clean_texts(texts)
         if not texts:
             return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
         progress = self.show_progress if show_progress is None else show_progress
         vecs = self.model.encode(texts, batch_size=self.batch_size, show_progress_bar=progress,
                                  convert_to_numpy=True, normalize_embeddings=True,
+                                 **({"pool": pool} if pool is not None else {}),
                                  **self.prompt_kwargs(prompt))
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
@@ -164,6 +171,7 @@ def item_vectors(embedder: Embedder, item_ids: Sequence[str], texts: Sequence[st
     (item id, sha1 of the item text): unchanged items are reused, new or changed ones are
     encoded, and the file is rewritten atomically. An unreadable cache is rebuilt with a
     warning. Entries of items not asked for this time are kept (another domain may need them).
+    From SHARDED_FROM items on, the vectors go to resumable shards (item_vectors_sharded).
     """
     return item_vectors_with_stats(embedder, item_ids, texts, cache_dir, show_progress)[0]
 
@@ -176,6 +184,8 @@ def item_vectors_with_stats(embedder: Embedder, item_ids: Sequence[str], texts: 
     texts = clean_texts(texts)
     if len(ids) != len(texts):
         raise ValueError(f"item_vectors: {len(ids)} item ids but {len(texts)} texts")
+    if len(ids) >= SHARDED_FROM:  # one npz rewritten whole would not do for a real catalogue
+        return _sharded(embedder, ids, texts, cache_dir, SHARD_ITEMS, None, show_progress)
     hashes = [text_hash(t) for t in texts]
     path = cache_path(cache_dir, embedder)
     cached, rebuilt = _read_cache(path, embedder.dim)
@@ -222,3 +232,126 @@ def _write_cache(path: Path, cached: dict[tuple[str, str], np.ndarray], current:
     vectors = np.stack([v for _, v in keep]).astype(np.float32) if keep else np.zeros((0, dim), np.float32)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, ids=ids, hashes=hashes, vectors=vectors)
+
+
+# ---------------------------------------------------------------- catalogue scale
+
+SHARDED_FROM = 200_000  # item_vectors writes shards from this many items on
+SHARD_ITEMS = 50_000  # items per shard: minutes of work on a CPU, seconds on a GPU
+
+
+def item_vectors_sharded(embedder: Embedder, item_ids: Sequence[str], texts: Sequence[str | None],
+                         cache_dir: str | Path, shard_items: int = SHARD_ITEMS,
+                         devices: list[str] | None = None, show_progress: bool = True) -> np.ndarray:
+    """Document vectors for a large catalogue, rows in the given order, written in shards a
+    stopped run resumes from.
+
+    {cache_dir}/item-shards/{model}/ holds shard-{key}.npy files, one per `shard_items`
+    consecutive items, named by the sha1 of their ids and texts (a changed item re-encodes its
+    own shard only; two catalogues share a folder), and catalogue-{key}.json, the manifest that
+    lists a catalogue's shards in order. A shard file is written atomically once encoded, so
+    every shard on disk is finished: a rerun encodes only the missing ones. A progress bar counts
+    items. devices: encode with sentence-transformers' multi-process pool on these devices
+    (e.g. ["cuda:0", "cuda:1"]); None uses every GPU when the embedder is on CUDA and there is
+    more than one, else this process alone.
+    """
+    ids, texts = [str(i) for i in item_ids], clean_texts(texts)
+    if len(ids) != len(texts):
+        raise ValueError(f"item_vectors_sharded: {len(ids)} item ids but {len(texts)} texts")
+    return _sharded(embedder, ids, texts, cache_dir, shard_items, devices, show_progress)[0]
+
+
+def _sharded(embedder: Embedder, ids: list[str], texts: list[str], cache_dir: str | Path,
+             shard_items: int, devices: list[str] | None, show_progress: bool
+             ) -> tuple[np.ndarray, CacheStats]:
+    from tqdm.auto import tqdm
+
+    if shard_items < 1:
+        raise ValueError(f"shard_items must be >= 1, got {shard_items}")
+    folder = Path(cache_dir) / "item-shards" / safe_name(embedder.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    starts = range(0, len(ids), shard_items)
+    keys = [_shard_key(ids[a:a + shard_items], texts[a:a + shard_items]) for a in starts]
+    catalogue = hashlib.sha1("".join(keys).encode()).hexdigest()[:16]
+    _write_manifest(folder / f"catalogue-{catalogue}.json", embedder, len(ids), shard_items, keys)
+
+    out = np.empty((len(ids), embedder.dim), dtype=np.float32)
+    todo = []
+    for start, key in zip(starts, keys):
+        rows = out[start:start + shard_items]
+        if not _read_shard(folder / f"shard-{key}.npy", rows):
+            todo.append((start, key))
+    stats = CacheStats(hits=len(ids) - sum(len(out[a:a + shard_items]) for a, _ in todo))
+    if not todo:
+        return out, stats
+    pool = _start_pool(embedder, devices)
+    try:
+        with tqdm(total=len(ids), initial=stats.hits, unit="item", desc="item vectors",
+                  disable=not show_progress) as bar:
+            for start, key in todo:
+                rows = out[start:start + shard_items]
+                _encode_into(embedder, texts[start:start + len(rows)], rows, pool, bar)
+                with atomic_path(folder / f"shard-{key}.npy") as tmp, open(tmp, "wb") as fh:
+                    np.save(fh, rows)
+                stats.encoded += len(rows)
+    finally:
+        _stop_pool(embedder, pool)
+    return out, stats
+
+
+def _shard_key(ids: list[str], texts: list[str]) -> str:
+    digest = hashlib.sha1()
+    for item, text in zip(ids, texts):
+        digest.update(item.encode("utf-8") + b"\x00" + text.encode("utf-8") + b"\x01")
+    return digest.hexdigest()[:20]
+
+
+def _write_manifest(path: Path, embedder: Embedder, n_items: int, shard_items: int,
+                    keys: list[str]) -> None:
+    if path.exists():
+        return
+    from bluekit.atomic import write_json
+    write_json(path, {"model": embedder.name, "dim": embedder.dim, "items": n_items,
+                      "shard_items": shard_items, "shards": [f"shard-{k}.npy" for k in keys]})
+
+
+def _read_shard(path: Path, rows: np.ndarray) -> bool:
+    """Fill rows from a finished shard; False when it is missing or unusable (then re-encoded)."""
+    if not path.exists():
+        return False
+    try:
+        saved = np.load(path, mmap_mode="r", allow_pickle=False)
+        if saved.shape != rows.shape or not np.isfinite(saved).all():
+            raise ValueError(f"shape {saved.shape}, expected {rows.shape} of finite values")
+        rows[:] = saved
+        return True
+    except (OSError, ValueError, EOFError) as err:
+        log.warning("item-vector shard %s is unreadable (%s); encoding it again", path, err)
+        return False
+
+
+def _encode_into(embedder: Embedder, texts: list[str], rows: np.ndarray, pool, bar) -> None:
+    """Encode one shard into rows, moving the progress bar as blocks finish."""
+    block = len(texts) if pool is not None else max(embedder.batch_size * 16, 1)
+    for a in range(0, len(texts), block):
+        rows[a:a + block] = embedder.encode_documents(texts[a:a + block], show_progress=False,
+                                                      pool=pool)
+        bar.update(len(texts[a:a + block]))
+
+
+def _start_pool(embedder: Embedder, devices: list[str] | None):
+    """A sentence-transformers pool on `devices` (or on every GPU when there are several)."""
+    if devices is None and str(embedder.device).startswith("cuda"):
+        import torch
+        if torch.cuda.device_count() > 1:
+            devices = [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if not devices or len(devices) < 2:
+        return None
+    log.info("encoding items with a pool on %s", ", ".join(devices))
+    return embedder.model.start_multi_process_pool(devices)
+
+
+def _stop_pool(embedder: Embedder, pool) -> None:
+    if pool is not None:
+        embedder.model.stop_multi_process_pool(pool)
+        embedder.model.to(embedder.device)  # starting the pool moved the model to the CPU
