@@ -85,25 +85,34 @@ clean:
 
 # ---- GPU path (never run by CI or `make test`; see README "CPU path and GPU path", docs/GPU.md)
 # gpu-smoke: on a machine with one NVIDIA GPU, a CUDA PyTorch and no network. Wheels made by
-# `make gpu-wheels` (folder $(WHEELS), carried there) are joined, checked and installed into
-# $(GPU_SITE) first; then plain TRL and Unsloth train gpu-small for $(GPU_SECONDS) s each.
-.PHONY: gpu-smoke gpu-smoke-dry gpu-wheels
+# `make gpu-wheels` (folders $(WHEELS)/1, 2, ..., carried there) are joined, checked and installed
+# into $(GPU_SITE) first; then Unsloth and plain TRL train gpu-small for $(GPU_SECONDS) s each.
+# A short slot runs the plain commands of `make gpu-plan` instead (no make needed there).
+.PHONY: gpu-smoke gpu-smoke-dry gpu-wheels gpu-pins gpu-plan
 GPU_PY      ?= python3
 WHEELS      ?= .whl
 GPU_SITE    ?= /tmp/site
-GPU_SECONDS ?= 150
+GPU_SECONDS ?= 60
 gpu-smoke:
-	@if [ -f $(WHEELS)/MANIFEST.json ]; then \
-	  $(GPU_PY) bench/gpu_smoke.py install-wheels $(WHEELS) --target $(GPU_SITE) || exit 1; fi
+	@if ls $(WHEELS)/*/MANIFEST.json >/dev/null 2>&1; then \
+	  $(GPU_PY) bench/gpu_wheels.py install $(WHEELS) --target $(GPU_SITE) || exit 1; fi
 	PYTHONPATH=$(GPU_SITE)$${PYTHONPATH:+:$$PYTHONPATH} UNSLOTH_DISABLE_STATISTICS=1 \
 	  $(GPU_PY) bench/gpu_smoke.py --seconds $(GPU_SECONDS) $(GPU_SMOKE_ARGS)
 
-# The same steps on this CPU with the tiny model (what tests/test_gpu_path.py runs).
-gpu-smoke-dry: install
+# The same steps on this CPU with the tiny model (tests/test_gpu_smoke.py runs both): under the
+# CPU pins, then under the GPU pins (transformers 5.17, trl 1.15; installed once, needs a registry).
+gpu-smoke-dry: install gpu-pins
 	OMP_NUM_THREADS=1 $(PY) bench/gpu_smoke.py --dry-run
+	OMP_NUM_THREADS=1 $(PY) bench/gpu_smoke.py --dry-run gpu-pins
+
+gpu-pins: install
+	$(PY) bench/gpu_wheels.py pins
 
 # gpu-wheels: here (a registry reachable): the pinned wheels of bench/gpu-wheels.txt for CPython
-# 3.12 manylinux x86_64, cut into parts and spread over $(WHEELS)/1, $(WHEELS)/2, ... (48 MiB
-# each: the device tool carries 64 MiB per call) with $(WHEELS)/MANIFEST.json.
+# 3.12 manylinux x86_64, cut into the fewest folders $(WHEELS)/1, 2, ... that each travel with
+# the working tree in 64 MiB. gpu-plan prints the commands of one short slot and their time.
 gpu-wheels: install
-	$(PY) bench/gpu_smoke.py wheels $(WHEELS)
+	$(PY) bench/gpu_wheels.py download $(WHEELS)
+
+gpu-plan:
+	$(PY) bench/gpu_wheels.py plan --wheels $(WHEELS) --seconds $(GPU_SECONDS)

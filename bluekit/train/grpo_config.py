@@ -8,7 +8,8 @@ bluekit.config.GRPO_DEFAULTS), so every TRL option is reachable without a kit ch
 are checked against the INSTALLED GRPOConfig's fields before any model loads, so a typo is named
 (`train.grpo.max_stepz`), and values are coerced to the field's type (YAML reads 5e-4 as a string).
 The GPU stack pins an older TRL (Unsloth caps trl<=1.15): a kit DEFAULT the installed TRL lacks is
-dropped with a warning; a key the user wrote is an error.
+dropped with a warning; a key the user wrote is an error. SAME_ON_BOTH_BACKENDS writes out the
+settings whose defaults Unsloth's GRPOConfig changes, so plain TRL and Unsloth train alike.
 """
 from __future__ import annotations
 
@@ -30,6 +31,29 @@ RENAMED = {"gradient_checkpointing": "activation_checkpointing"}
 # is built, after the models have loaded).
 REPORT_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow",
                    "trackio": "trackio", "comet_ml": "comet_ml"}
+# GRPOConfig settings that Unsloth's GRPOConfig (which `import unsloth` swaps in for TRL's) defaults
+# differently: unsloth 2026.10.9, unsloth/models/rl.py, the `replacements` of
+# _patch_trl_rl_trainers and the loss_type/beta/DAPO lines after them. Written out at plain TRL's
+# values (what every CPU run used), so the same kit config trains alike on both backends. Laid
+# under train.grpo: a preset or the user can still set any of them. Without them Unsloth would
+# accumulate 2 steps (128 completions per step instead of 64), use 8-bit AdamW, decay weights,
+# warm up over 10% of the steps and empty the CUDA cache every 250 steps.
+SAME_ON_BOTH_BACKENDS: dict[str, Any] = dict(
+    gradient_accumulation_steps=1,     # Unsloth 2 (and so generation_batch_size 2x)
+    optim="adamw_torch_fused",         # Unsloth adamw_8bit (bitsandbytes)
+    weight_decay=0.0,                  # Unsloth 0.001
+    warmup_steps=0,                    # Unsloth 0.1 (a share of max_steps)
+    torch_empty_cache_steps=None,      # Unsloth 250
+    logging_nan_inf_filter=True,       # Unsloth False
+    per_device_eval_batch_size=8,      # Unsloth 4 (no evaluation in GRPO runs; for the diff)
+    eval_accumulation_steps=None,      # Unsloth 2
+    include_num_input_tokens_seen="no",  # Unsloth False
+    generation_kwargs=None,            # Unsloth {}
+    beta=0.0,                          # Unsloth: 0.0 for dapo, 0.001 for another loss_type
+    mask_truncated_completions=False,  # Unsloth: True when loss_type 'dapo' is written out
+    vllm_importance_sampling_correction=True,  # Unsloth False (vLLM only)
+    router_aux_loss_coef=None,         # Unsloth 0.0 (MoE models only)
+)
 
 
 def world_size() -> int:
@@ -126,6 +150,12 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     return value
 
 
+def _field_default(config_cls, name: str) -> Any:
+    if config_cls is None:
+        from trl import GRPOConfig as config_cls
+    return {f.name: f.default for f in dataclasses.fields(config_cls)}.get(name)
+
+
 def accepted_keywords(config_cls=None) -> set[str]:
     """Keyword names the installed GRPOConfig accepts."""
     if config_cls is None:
@@ -189,7 +219,12 @@ def grpo_kwargs(train_cfg: TrainConfig, output_dir: str, use_cpu: bool | None = 
         else "gradient_checkpointing"
     kwargs: dict[str, Any] = {"use_cpu": on_cpu, checkpointing: not on_cpu,
                               "disable_tqdm": not progress}
+    kwargs.update({k: v for k, v in SAME_ON_BOTH_BACKENDS.items() if k in known})
     kwargs.update(grpo_settings(train_cfg, config_cls))  # the user's settings win
+    # Unsloth sets epsilon_high 0.28 when loss_type 'dapo' is written out; TRL clips at epsilon
+    epsilon = kwargs.get("epsilon", _field_default(config_cls, "epsilon"))
+    if "epsilon_high" in known and kwargs.get("epsilon_high") is None and epsilon is not None:
+        kwargs["epsilon_high"] = float(epsilon)
     kwargs.update(output_dir=str(output_dir), seed=train_cfg.seed, data_seed=train_cfg.seed,
                   reward_weights=[float(spec.weight) for spec in train_cfg.rewards])
     return kwargs
