@@ -11,6 +11,8 @@
     python -m bluekit demo --out runs/demo          # what `make demo` runs
     python -m bluekit report runs/demo/train --out runs/demo/report.html   # one offline HTML file
     python -m bluekit select runs/study/mine/seed-0   # its best readable step, on validation users
+    python -m bluekit transfer data/pretrained/cpu-long --to Sports Books local   # zero-shot on other domains
+    python -m bluekit qa --config cpu-demo --run data/pretrained/cpu-long --users 100   # profiles as QA context
 
 The kit's own errors (a config key, a data file, a download, a reward, a model) print one line
 and exit with status 2; `--debug` shows their traceback. Any other exception is a bug and keeps
@@ -158,6 +160,31 @@ def cmd_tradeoff(args) -> None:
     print(f"written to {write_tradeoff(table, args.out)} (tradeoff.md/.csv/.json/.html)")
 
 
+def cmd_transfer(args) -> None:
+    from bluekit.transfer import transfer
+    for run in args.runs:
+        _run_folder(run)
+    long, wide, _ = transfer(args.runs, args.to, overrides=_overrides(args.set), out=args.out,
+                             include_source_train_users=args.include_source_train_users)
+    print(wide.to_string())
+    print()
+    print(long.round(4).to_string(index=False))
+    print(f"written to {Path(args.out) / 'transfer.md'} (.csv, .json, cells/)")
+
+
+def cmd_qa(args) -> None:
+    from bluekit import pipeline, qa
+    cfg = _config(args)
+    _run_folder(args.run)
+    ws = pipeline.workspace(cfg)
+    table, results = qa.qa(ws, args.run, n_users=args.users, num_choices=args.choices)
+    stem = qa.save_qa(table, results, Path(cfg.eval.out_dir) / "qa")
+    print(qa.format_qa_table(table).to_string())
+    print(f"chance (multiple choice): {table.attrs['chance']:.3f}; reader above chance given the "
+          f"ceiling context: {qa.reader_check(table)}")
+    print(f"written to {stem.with_suffix('.md')} (.csv, .json)")
+
+
 def cmd_publish(args) -> None:
     from bluekit.train import publish_run
     dest = publish_run(args.run, args.name, args.command, curve=args.curve)
@@ -248,6 +275,24 @@ def main(argv: list[str] | None = None) -> None:
                    help="the source whose untrained profiler every point is tested against (default: the first)")
     p.add_argument("--out", default="runs/tradeoff", help="folder for tradeoff.md/.csv/.json/.html")
     p.set_defaults(func=cmd_tradeoff)
+    p = sub.add_parser("transfer", help="evaluate trained runs zero-shot on other domains",
+                       description=__import__("bluekit.transfer").transfer.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders, e.g. data/pretrained/cpu-long")
+    p.add_argument("--to", nargs="+", metavar="DOMAIN", help="target domains (default: every other demo domain)")
+    p.add_argument("--out", default="runs/transfer", help="folder for transfer.{csv,md,json}")
+    p.add_argument("--include-source-train-users", action="store_true",
+                   help="also evaluate target users who were the run's training users in its source domain")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override on each target's config (the run's own), e.g. eval.test_users=100")
+    p.set_defaults(func=cmd_transfer)
+    p = with_config(sub.add_parser("qa", help="profiles as QA context: next-item choice and rating",
+                                   description=__import__("bluekit.qa").qa.__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter))
+    p.add_argument("--run", default=None, help="trained run folder (omit: no trained-profile row)")
+    p.add_argument("--users", type=int, default=None, help="the first N held-out users (default all)")
+    p.add_argument("--choices", type=int, default=4, help="options per question (K)")
+    p.set_defaults(func=cmd_qa)
     p = sub.add_parser("publish", help="copy a finished run's adapter and logs to data/pretrained/")
     p.add_argument("run", help="training run folder, e.g. runs/cpu-long/cpu-long/seed-0")
     p.add_argument("name", help="published name, e.g. cpu-long")

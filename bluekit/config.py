@@ -170,12 +170,19 @@ class TrainConfig:
 @dataclass
 class EvalConfig:
     ks: list[int] = field(default_factory=lambda: [5, 10, 20])
+    # Mask each user's history items out of their ranking (never the target). Off by default, as in
+    # the Amazon 2023 benchmark's RecBole full sort (BLaIR); LangPTune masks.
     exclude_history: bool = False
     # Zero-shot protocol: this share of users is held out from RL training and evaluated.
     test_user_fraction: float = 0.3
-    test_users: int | None = None  # cap on held-out test users (None = all)
+    test_users: int | None = None  # cap on evaluated users (None = all)
+    users: str = "held_out"  # held_out (zero-shot) | all: every user of the domain, training users too
     batch_size: int = 1024  # users ranked per block in full-ranking evaluation (memory vs speed)
     out_dir: str = "runs/demo"
+
+    def __post_init__(self):
+        if self.users not in ("held_out", "all"):
+            raise ConfigError(f"eval.users: expected 'held_out' or 'all', got {self.users!r}")
 
 
 @dataclass

@@ -382,8 +382,9 @@ class PolicyReader:
         return f"PolicyReader({type(self.model).__name__}, adapter disabled)"
 
 
-def option_letter_ids(tokenizer, n: int) -> list[int]:
-    """One token id per option letter "A", "B", ... as the model would write it after "Answer:".
+def option_letter_ids(tokenizer, n: int, symbols: str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ") -> list[int]:
+    """One token id per option letter "A", "B", ... (or the first n of `symbols`, e.g. the digits
+    "12345" of a rating) as the model would write it after "Answer:".
 
     For reading a multiple-choice answer from the next-token logits of a prompt that ends with
     "Answer:" (no trailing space). Most tokenizers write " A" (with its leading space) as one
@@ -394,11 +395,11 @@ def option_letter_ids(tokenizer, n: int) -> list[int]:
     >>> [tok.decode([i]) for i in option_letter_ids(tok, 3)]
     [' A', ' B', ' C']
     """
-    if not 1 <= n <= 26:
-        raise ValueError(f"option_letter_ids: n must be between 1 and 26 letters, got {n}")
+    if not 1 <= n <= len(symbols):
+        raise ValueError(f"option_letter_ids: n must be between 1 and {len(symbols)} letters, got {n}")
     prefix = tokenizer.encode("Answer:", add_special_tokens=False)
     ids = []
-    for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[:n]:
+    for letter in symbols[:n]:
         full = tokenizer.encode(f"Answer: {letter}", add_special_tokens=False)
         if full[:len(prefix)] == prefix and len(full) == len(prefix) + 1:
             ids.append(full[-1])

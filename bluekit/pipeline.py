@@ -54,7 +54,17 @@ def workspace(cfg: Config, embedder=None) -> Workspace:
     items = prepared.items
     vecs = item_vectors(embedder, items.item_id.tolist(), items.text.tolist(), cfg.embed.cache_dir)
     train_users, test_users = train_test_users(prepared, cfg)
-    return Workspace(cfg, prepared, embedder, vecs, train_users, test_users)
+    return Workspace(cfg, prepared, embedder, vecs, train_users, evaluation_users(prepared, cfg, test_users))
+
+
+def evaluation_users(prepared, cfg: Config, held_out: list[str]) -> list[str]:
+    """The users evaluated: the held-out users (eval.users "held_out", the zero-shot protocol), or
+    every user with a test example (eval.users "all": training users too, as LangPTune evaluates),
+    capped at eval.test_users in sorted order either way."""
+    if cfg.eval.users == "held_out":
+        return held_out
+    users = sorted(prepared.splits.test["user_id"].astype(str).unique())
+    return users[: cfg.eval.test_users] if cfg.eval.test_users else users
 
 
 def _eval_kwargs(ws: Workspace) -> dict:
@@ -123,15 +133,27 @@ def profiles_key(ws: Workspace, profiler_cfg, run_dir: str | Path | None = None)
 
 
 def _profiles_cache(ws: Workspace, run_dir: str | Path | None):
-    """Where a profiler's held-out profiles are cached, their current key, and its settings."""
+    """Where a profiler's held-out profiles are read from (in order) and written to, their key and
+    the profiler's settings. Untrained profiles live under the embed cache. A run's profiles on its
+    own data live in {run_dir}/test_profiles.json (published runs ship theirs); on any other domain
+    or users they live under the embed cache, named by run and domain (a transfer never overwrites
+    the run's file), and nothing is ever written into data/pretrained/."""
+    profiles_dir = Path(ws.cfg.embed.cache_dir) / "profiles"
     if run_dir is None:
         profiler_cfg = ws.cfg.profiler
         key = profiles_key(ws, profiler_cfg)
-        return Path(ws.cfg.embed.cache_dir) / "profiles" / f"untrained-{key}.json", key, profiler_cfg
+        path = profiles_dir / f"untrained-{key}.json"
+        return [path], path, key, profiler_cfg
     from bluekit.config import load_config
+    from bluekit.train import pretrained
     from bluekit.train.run import CONFIG_FILE, PROFILES_FILE
-    profiler_cfg = load_config(Path(run_dir) / CONFIG_FILE).profiler
-    return Path(run_dir) / PROFILES_FILE, profiles_key(ws, profiler_cfg, run_dir), profiler_cfg
+    run_cfg = load_config(Path(run_dir) / CONFIG_FILE)
+    key = profiles_key(ws, run_cfg.profiler, run_dir)
+    own = Path(run_dir) / PROFILES_FILE
+    cached = profiles_dir / f"run-{Path(run_dir).resolve().name}-{ws.prepared.name}-{key}.json"
+    published = Path(pretrained.PRETRAINED_DIR).resolve() in Path(run_dir).resolve().parents
+    write = own if run_cfg.data == ws.cfg.data and not published else cached
+    return [own, cached], write, key, run_cfg.profiler
 
 
 def cached_test_profiles(ws: Workspace, run_dir: str | Path | None = None) -> dict[str, str] | None:
@@ -139,25 +161,26 @@ def cached_test_profiles(ws: Workspace, run_dir: str | Path | None = None) -> di
     generated) when they are missing or were made for another prompt, data, users or adapter."""
     from bluekit.atomic import read_json
 
-    path, key, _ = _profiles_cache(ws, run_dir)
-    if path.exists():
-        cached = read_json(path)  # a corrupt file is a one-line error naming it
-        if cached.get("key") == key:
-            return cached["profiles"]
+    paths, _, key, _ = _profiles_cache(ws, run_dir)
+    for path in paths:
+        if path.exists():
+            cached = read_json(path)  # a corrupt file is a one-line error naming it
+            if cached.get("key") == key:
+                return cached["profiles"]
     return None
 
 
 def test_profiles(ws: Workspace, run_dir: str | Path | None = None, show_progress: bool = True
                   ) -> dict[str, str]:
     """The held-out users' greedy profiles of the untrained profiler (run_dir None) or of a
-    trained run, generated once and cached: untrained ones under the embed cache (they are the
-    same in every run), a run's in {run_dir}/test_profiles.json (published runs ship theirs).
-    The cache is keyed by profiles_key, so a changed prompt, profiler, data or adapter
-    regenerates them. A run is prompted with its own profiler settings (its config.yaml)."""
+    trained run, generated once and cached (where: _profiles_cache; a run's own ones in
+    {run_dir}/test_profiles.json, published runs ship theirs). The cache is keyed by profiles_key,
+    so a changed prompt, profiler, data, users or adapter regenerates them. A run is prompted with
+    its own profiler settings (its config.yaml)."""
     cached = cached_test_profiles(ws, run_dir)
     if cached is not None:
         return cached
-    path, key, profiler_cfg = _profiles_cache(ws, run_dir)
+    _, path, key, profiler_cfg = _profiles_cache(ws, run_dir)
     if run_dir is None:
         from bluekit.llm import load_profiler
         model, tok = load_profiler(profiler_cfg)

@@ -58,20 +58,36 @@ def quiz_questions(examples: pd.DataFrame, item_index: Mapping[str, int], titles
 def quiz_accuracy(texts: Sequence[str], choice_titles: list[list[str]], answers: list[int],
                   model, tokenizer, method: str = "likelihood", batch_size: int = 32) -> np.ndarray:
     """1 where the reader, given only the text, picks the true option (see the module doc)."""
+    picks = chosen(option_scores(texts, choice_titles, model, tokenizer, method, batch_size))
+    return (picks == np.asarray(answers)).astype(float)
+
+
+def option_scores(texts: Sequence[str], choice_titles: list[list[str]], model, tokenizer,
+                  method: str = "likelihood", batch_size: int = 32) -> np.ndarray:
+    """(n, K) the reader's score of each option: the option-letter probabilities (method "letter")
+    or each title's PMI (method "likelihood", pmi_scores)."""
     if method == "letter":
         from bluekit.rewards.text import option_probabilities
 
-        hits = np.zeros(len(texts))
+        scores = np.zeros((len(texts), len(choice_titles[0]) if choice_titles else 0))
         for start in range(0, len(texts), batch_size):
             rows = slice(start, start + batch_size)
-            dists = option_probabilities(model, tokenizer, [str(t or "") for t in texts[rows]],
-                                         choice_titles[rows])
-            hits[rows] = [float(int(np.argmax(d)) == a) for d, a in zip(dists, answers[rows])]
-        return hits
+            scores[rows] = option_probabilities(model, tokenizer, [str(t or "") for t in texts[rows]],
+                                                choice_titles[rows])
+        return scores
     if method != "likelihood":
         raise ValueError(f"quiz method must be 'likelihood' or 'letter', got {method!r}")
-    scores = pmi_scores(texts, choice_titles, model, tokenizer, batch_size)
-    return (np.argmax(np.round(scores, 6), axis=1) == np.asarray(answers)).astype(float)
+    return pmi_scores(texts, choice_titles, model, tokenizer, batch_size)
+
+
+def chosen(scores: np.ndarray) -> np.ndarray:
+    """The option each row picks: the best score, the first on a tie (rounded to 6 decimals, so
+    float noise does not break ties: with no profile every PMI is 0 and option A wins).
+
+    >>> chosen(np.array([[0.1, 0.3, 0.3], [0.0, 1e-9, 0.0]])).tolist()
+    [1, 0]
+    """
+    return np.argmax(np.round(np.asarray(scores, dtype=float), 6), axis=1)
 
 
 def pmi_scores(texts: Sequence[str], choice_titles: list[list[str]], model, tokenizer,

@@ -37,13 +37,45 @@ def mcq_prompt(profile: str, titles: Sequence[str], question: str = MCQ_QUESTION
     return "\n".join(lines)
 
 
-def _reader_inputs(tokenizer, questions: list[str]) -> list[str]:
+def reader_inputs(tokenizer, questions: list[str]) -> list[str]:
     """Chat-format each question (if the reader has a chat template) and open the answer."""
     if getattr(tokenizer, "chat_template", None):
         return [tokenizer.apply_chat_template([{"role": "user", "content": q}], tokenize=False,
                                               add_generation_prompt=True) + "Answer:"
                 for q in questions]
     return [q + "\nAnswer:" for q in questions]
+
+
+def next_token_logits(model, tokenizer, questions: Sequence[str]):
+    """(n, vocabulary) logits of the token after "Answer:" for each question (chat-formatted by
+    reader_inputs), in one left-padded forward pass with no gradient, on the CPU."""
+    import torch
+
+    chat = bool(getattr(tokenizer, "chat_template", None))
+    old_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"  # the next-token position is then the last column
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    try:
+        enc = tokenizer(reader_inputs(tokenizer, list(questions)), return_tensors="pt", padding=True,
+                        add_special_tokens=not chat)
+    finally:
+        tokenizer.padding_side = old_side
+    device = next(model.parameters()).device
+    mask = enc["attention_mask"].to(device)
+    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding must not shift positions
+    inputs = dict(input_ids=enc["input_ids"].to(device), attention_mask=mask, position_ids=position_ids)
+    with torch.no_grad():
+        try:  # only the last position's logits: skips the vocabulary projection everywhere else
+            logits = model(**inputs, logits_to_keep=1).logits[:, -1, :].float()
+        except TypeError:  # models without the logits_to_keep argument
+            logits = model(**inputs).logits[:, -1, :].float()
+    logits = logits.cpu()
+    vocabulary = getattr(tokenizer, "vocab_size", None) or len(tokenizer)
+    if logits.shape[-1] < vocabulary:  # e.g. Unsloth handing back hidden states as .logits
+        raise RewardError(f"the reader returned {logits.shape[-1]} scores per position for a "
+                          f"vocabulary of {vocabulary} tokens: hidden states, not logits")
+    return logits
 
 
 def option_probabilities(model, tokenizer, profiles: Sequence[str],
@@ -67,30 +99,7 @@ def option_probabilities(model, tokenizer, profiles: Sequence[str],
         raise RewardError(f"the reader cannot score options by letter: {error}") from error
     questions = [mcq_prompt(p[:max_profile_chars], [t[:max_title_chars] for t in titles], question)
                  for p, titles in zip(profiles, choice_titles)]
-    chat = bool(getattr(tokenizer, "chat_template", None))
-    old_side = tokenizer.padding_side
-    tokenizer.padding_side = "left"  # the next-token position is then the last column
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    try:
-        enc = tokenizer(_reader_inputs(tokenizer, questions), return_tensors="pt", padding=True,
-                        add_special_tokens=not chat)
-    finally:
-        tokenizer.padding_side = old_side
-    device = next(model.parameters()).device
-    mask = enc["attention_mask"].to(device)
-    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding must not shift positions
-    inputs = dict(input_ids=enc["input_ids"].to(device), attention_mask=mask, position_ids=position_ids)
-    with torch.no_grad():
-        try:  # only the last position's logits: skips the vocabulary projection everywhere else
-            logits = model(**inputs, logits_to_keep=1).logits[:, -1, :].float()
-        except TypeError:  # models without the logits_to_keep argument
-            logits = model(**inputs).logits[:, -1, :].float()
-    logits = logits.cpu()
-    vocabulary = getattr(tokenizer, "vocab_size", None) or len(tokenizer)
-    if logits.shape[-1] < vocabulary:  # e.g. Unsloth handing back hidden states as .logits
-        raise RewardError(f"the reader returned {logits.shape[-1]} scores per position for a "
-                          f"vocabulary of {vocabulary} tokens: hidden states, not logits")
+    logits = next_token_logits(model, tokenizer, questions)
     return [torch.softmax(logits[row, letters[:k]], 0).numpy().astype(np.float64)
             for row, k in enumerate(sizes)]
 
