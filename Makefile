@@ -22,7 +22,7 @@ help:
 	@echo "make train-long  the long CPU run whose adapter is published in data/pretrained/cpu-long"
 	@echo "make train-langptune / train-rlpf   the paper table's LangPTune- and RLPF-style reference runs"
 	@echo "make gpu-smoke   one NVIDIA GPU, offline: plain TRL vs Unsloth on gpu-small (docs/GPU.md)"
-	@echo "make gpu-smoke-dry / gpu-wheels   the same on this CPU with a tiny model / wheels for a bare GPU machine"
+	@echo "make gpu-smoke-dry / gpu-wheels / gpu-plan   the same on this CPU (CPU and GPU pins) / wheels for a bare GPU machine / its commands"
 
 install: $(STAMP) browser
 

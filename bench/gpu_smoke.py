@@ -483,7 +483,9 @@ def run(args) -> int:
     summary: dict = {"environment": facts, "warnings": warnings, "mode": mode or "gpu",
                      "seconds": args.seconds, "backends": {}, "stages": {"check_s": round(check_s, 2)}}
     failed, reloaded = False, None
-    budget = args.seconds * 1.5 + 600  # set-up, data, first-time SmolLM2 conversion, last step
+    # set-up, data, first-time SmolLM2 conversion, the last step: a hung backend leaves the next
+    # one time inside a 10-minute command
+    budget = args.seconds * 1.5 + 240
     for backend in backends:
         skip = None
         if backend == "unsloth":
@@ -509,7 +511,7 @@ def run(args) -> int:
         if reloaded is None:  # one reload: the first backend that trained (Unsloth's when it ran)
             reloaded = backend
             profile_file = out / backend / "profile.json"
-            rc = _child(["_reload", "--run", report["run_dir"], "--result", str(profile_file)], 900)
+            rc = _child(["_reload", "--run", report["run_dir"], "--result", str(profile_file)], 240)
             profile = json.loads(profile_file.read_text()) if rc == 0 and profile_file.exists() else None
             if profile is None:
                 print(f"ERROR: reloading the {backend} adapter failed (exit {rc})")

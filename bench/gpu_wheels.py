@@ -240,7 +240,7 @@ def install_pins(args) -> int:
 
 # Stage times that no dry run can give (no GPU here): assumptions, stated as such in the plan.
 ASSUMED_S = {
-    "start": (120, "starting the machine: 'a minute or more' on the device notes"),
+    "start": (120, "starting a GPU machine: a minute or two"),
     "transfer": (20, "one transfer: copying up to 64 MiB and starting the command"),
     "unsloth_import": (60, "import unsloth + its compiled GRPO trainer (not yet seen)"),
     "last_step": (10, "the step in progress when the training time runs out"),
@@ -250,6 +250,8 @@ MEASURED_S = {
     "install": (8, "pip install --no-deps --target of the wheels (py3 ones; cp312 can't install here)"),
     "data": (9.4, "gpu-small's demo world, generated and loaded (load_prepared, 800 users)"),
     "convert": (16, "SmolLM2 GGUF -> safetensors, once per machine (shared STACK.md: 13-16 s)"),
+    "models": (12, "SmolLM2 reload ~2 s and MiniLM <1 s per process (STACK.md), the 1,200 item "
+                   "vectors once (~6 s at this CPU's 200 texts/s; the GPU is faster)"),
 }
 
 
@@ -279,23 +281,22 @@ def estimate(summary: dict | None, seconds: float, transfers: int) -> list[tuple
     rows = [("machine start", *ASSUMED_S["start"]),
             (f"{transfers} transfers", transfers * ASSUMED_S["transfer"][0], ASSUMED_S["transfer"][1])]
     rows.append(("install the wheels", *MEASURED_S["install"]))
-    stages = {}
     if summary:
         check = summary.get("stages", {}).get("check_s", 5.0)
         rows.append(("environment check (x2)", 2 * check, "dry run: check_s"))
         ran = [r for r in summary["backends"].values() if "stages" in r]
-        stages = {k: max(r["stages"].get(k, 0.0) for r in ran) for k in
-                  ("import_s", "setup_s", "trainer_s", "save_s")} if ran else {}
+        overhead = sum(r["stages"][k] for r in ran for k in ("import_s", "setup_s", "trainer_s", "save_s"))
+        overhead *= 2 / len(ran) if ran else 0
         reload_s = max((r["profile"]["reload_s"] for r in ran if r.get("profile")), default=15.0)
     else:
         rows.append(("environment check (x2)", 10.0, "assumed: no dry-run summary given"))
-        reload_s = 15.0
-    per_backend = sum(stages.values()) if stages else 30.0
-    rows.append(("two training processes: imports, set-up, trainer, save", 2 * per_backend,
-                 "dry run: the slower backend's import_s + setup_s + trainer_s + save_s, twice"
-                 if stages else "assumed"))
+        overhead, reload_s = 60.0, 15.0
+    rows.append(("two training processes: imports, set-up, trainer, save", overhead,
+                 "dry run: import_s + setup_s + trainer_s + save_s of both backends"
+                 if summary else "assumed"))
     rows.append(("gpu-small data and SmolLM2 conversion", MEASURED_S["data"][0] + MEASURED_S["convert"][0],
                  "measured here: " + MEASURED_S["data"][1] + "; " + MEASURED_S["convert"][1]))
+    rows.append(("the real models (the dry run's are tiny)", *MEASURED_S["models"]))
     rows.append(("import unsloth", *ASSUMED_S["unsloth_import"]))
     rows.append((f"training, 2 x {seconds:g} s + the last step each", 2 * (seconds + ASSUMED_S["last_step"][0]),
                  "--seconds; " + ASSUMED_S["last_step"][1]))
@@ -323,14 +324,16 @@ def plan(args) -> int:
         print(f"\n# transfer {number}/{len(steps)}: carry {carry} ({manifest['transfers'][str(number)] / MIB:.1f} MiB)"
               f" + the working tree ({tree / MIB:.1f} MiB) = {size / MIB:.1f} MiB of {args.limit_mib:g}")
         print(cmd)
-    print("\n# results: $OUT holds check.log, install.log, smoke.log, summary.json and the Unsloth run "
-          "(unsloth-run.tgz: adapter, config, metrics)")
+    print("\n# results: $OUT, read after each command: check.log after the first; install.log, smoke.log, "
+          "summary.json and unsloth-run.tgz (the Unsloth run: adapter, config, metrics) after the last")
     rows = estimate(summary, args.seconds, len(steps))
     total = sum(s for _, s, _ in rows)
     print(f"\n== estimated time (dry-run stage times from {summary_file if summary else 'nowhere: none found'})")
     for name, secs, source in rows:
         print(f"{secs:6.0f} s  {name}  ({source})")
     print(f"{total:6.0f} s  = {total / 60:.1f} min in all; goal <= {args.goal_min:g} min")
+    last = total - rows[0][1] - rows[1][1]
+    print(f"the last command: ~{last:.0f} s (a slot's command limit is often 10 minutes)")
     if over:
         print(f"ERROR: a transfer exceeds {args.limit_mib:g} MiB: run `download` again (the tree grew)")
     return 1 if over or total > args.goal_min * 60 else 0
