@@ -227,3 +227,15 @@ def test_gpu_smoke_dry_run_under_the_gpu_pins(tmp_path):
         snapshots = [json.loads(line) for line in
                      (Path(report["run_dir"]) / "snapshots.jsonl").read_text().splitlines()]
         assert sorted({r["step"] for r in snapshots}) == [0, 2, 3]
+
+
+def test_the_first_copys_check_notes_what_the_wheels_bring(monkeypatch):
+    """`check --before-wheels` runs on the image alone: a package a wheel brings is a note there,
+    and an error in the run's own check."""
+    real = gpu_smoke._version
+    monkeypatch.setattr(gpu_smoke, "_version", lambda name: None if name == "trl" else real(name))
+    facts, errors, warnings = gpu_smoke.check_environment(dry_run=True, before_wheels=True)
+    assert facts["packages"]["trl"] is None and not any("trl" in e for e in errors)
+    assert any(w.startswith("trl is not installed yet") for w in warnings)
+    _, errors, _ = gpu_smoke.check_environment(dry_run=True)
+    assert any("package trl is missing" in e for e in errors)
