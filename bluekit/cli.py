@@ -2,6 +2,7 @@
 
     python -m bluekit demo-data --config cpu-demo
     python -m bluekit download amazon All_Beauty
+    python -m bluekit download amazon All_Beauty --splits   # + the official benchmark splits
     python -m bluekit baselines --config cpu-demo
     python -m bluekit train --config cpu-demo --set train.grpo.max_steps=20
     python -m bluekit evaluate --config cpu-demo --run runs/demo/train
@@ -69,8 +70,13 @@ def cmd_demo_data(args) -> None:
 
 def cmd_download(args) -> None:
     from bluekit.data import download
+    from bluekit.errors import KitError
     if args.source == "amazon":
         download.download_amazon(args.name, raw_dir=args.raw_dir)
+        if args.splits:
+            download.download_amazon_splits(args.name, raw_dir=args.raw_dir)
+    elif args.splits:
+        raise KitError("--splits: only Amazon Reviews 2023 publishes benchmark split files")
     else:
         download.download_google_local(args.name, raw_dir=args.raw_dir)
 
@@ -229,6 +235,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("source", choices=["amazon", "google_local"])
     p.add_argument("name", help="Amazon category (e.g. All_Beauty) or Google Local state (e.g. New_York)")
     p.add_argument("--raw-dir", default="data/raw")
+    p.add_argument("--splits", action="store_true",
+                   help="amazon: also the official 5-core last_out and timestamp split files")
     p.set_defaults(func=cmd_download)
     with_config(sub.add_parser("baselines", help="evaluate the baselines")).set_defaults(
         func=cmd_baselines)

@@ -61,6 +61,9 @@ class DataConfig:
     lenient: bool = False  # skip (and count) malformed lines instead of raising
     item_text_template: str | None = None  # None = the source's default template
     max_item_text_chars: int = 512
+    cache_dir: str = "data/cache"  # Parquet spills of the files read (bluekit.data.spill)
+    max_review_chars: int | None = 1000  # review title/text cut while reading (prompts show ~80)
+    official_splits: bool = True  # amazon: use the benchmark split files when they are present
 
 
 @dataclass

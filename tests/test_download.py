@@ -135,3 +135,36 @@ def test_dataset_layouts_match_the_readers(server, tmp_path):
     assert download.amazon_urls("All_Beauty")["review_categories/All_Beauty.jsonl.gz"] == (
         "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/raw/"
         "review_categories/All_Beauty.jsonl.gz")
+
+
+def test_amazon_split_urls_and_layout_match_prep(server, tmp_path):
+    urls = download.amazon_split_urls("All_Beauty")
+    assert urls["last_out_w_his/All_Beauty.train.csv.gz"] == (
+        "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/benchmark/5core/"
+        "last_out_w_his/All_Beauty.train.csv.gz")
+    assert sorted(urls) == sorted(f"{folder}/All_Beauty.{part}.csv.gz"
+                                  for folder in ("last_out_w_his", "timestamp_w_his")
+                                  for part in ("train", "valid", "test"))
+    header = b"user_id,parent_asin,rating,timestamp,history\n"
+    server.files.update({f"/b/{rel.replace('All_Beauty', 'Sports_and_Outdoors')}": header
+                         for rel in urls})
+    paths = download.download_amazon_splits("Sports", tmp_path, base_url=f"{server.url}/b",
+                                            progress=False)
+    assert len(paths) == 6 and all(p.read_bytes() == header for p in paths)
+    from bluekit.data import amazon  # where prep looks for them
+    found = amazon.benchmark_files(tmp_path / "amazon_2023" / "raw", "Sports_and_Outdoors",
+                                   "timestamp")
+    assert found == {part: tmp_path / "amazon_2023" / "benchmark" / "5core" / "timestamp_w_his"
+                     / f"Sports_and_Outdoors.{part}.csv.gz" for part in ("train", "valid", "test")}
+
+
+def test_split_download_without_network_is_one_clear_error(tmp_path):
+    import socket
+    with socket.socket() as s:  # a port nobody listens on: the connection is refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(download.DownloadError, match=r"127\.0\.0\.1:\d+/last_out_w_his/"
+                                                     r"All_Beauty\.train\.csv\.gz: .*refused"):
+        download.download_amazon_splits("All_Beauty", tmp_path, base_url=f"http://127.0.0.1:{port}",
+                                        progress=False)
+    assert not any(tmp_path.rglob("*.csv.gz"))

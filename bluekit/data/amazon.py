@@ -22,10 +22,13 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from . import jsonl
+from . import batches, jsonl
 from .domains import amazon_category
-from .schema import EXAMPLE_COLUMNS, INTERACTION_COLUMNS, ITEM_COLUMNS, DataError, Domain, LoadReport
+from .schema import (EXAMPLE_COLUMNS, INTERACTION_SCHEMA, ITEM_SCHEMA, DataError, Domain,
+                     LoadReport)
 
 # Key spellings accepted for each field, the documented snake_case name first.
 REVIEW_KEYS = {
@@ -49,6 +52,19 @@ META_KEYS = {
     "average_rating": ("average_rating", "averageRating"),
     "details": ("details",),
 }
+# The fields pyarrow parses (the snake_case spellings; a camelCase line is re-read in Python).
+_REVIEW_RAW = pa.schema([("user_id", pa.string()), ("parent_asin", pa.string()),
+                         ("rating", pa.float64()), ("timestamp", pa.int64()),
+                         ("title", pa.string()), ("text", pa.string())])
+_META_RAW = pa.schema([("parent_asin", pa.string()), ("title", pa.string()),
+                       ("main_category", pa.string()), ("description", pa.list_(pa.string())),
+                       ("features", pa.list_(pa.string())), ("categories", pa.list_(pa.string())),
+                       ("store", pa.string()), ("price", pa.float64()),
+                       ("average_rating", pa.float64()),
+                       ("details", pa.struct([]))])  # a dict; only whether it is there
+# The official benchmark splits (5-core, with history), by data.split: folder names on the site.
+BENCHMARK_FOLDERS = {"last_out": "last_out_w_his", "timestamp": "timestamp_w_his"}
+BENCHMARK_PARTS = ("train", "valid", "test")
 # Keys in `details` that name a brand, used when `store` is empty.
 BRAND_DETAIL_KEYS = ("Brand", "brand", "Brand Name", "Manufacturer")
 
@@ -69,10 +85,8 @@ def read_reviews(path: str | Path, lenient: bool = False, report: LoadReport | N
     categories; prompts only show the first ~80 characters anyway).
     """
     report = report if report is not None else LoadReport(f"amazon reviews {Path(path).name}")
-    parse = functools.partial(_parse_review, max_text_chars=max_text_chars)
-    columns = jsonl.read_json_lines(path, INTERACTION_COLUMNS, parse, report, lenient,
-                                    show_progress)
-    return jsonl.interactions_frame(columns)
+    table = batches.read_table(path, review_reader(max_text_chars), report, lenient, show_progress)
+    return jsonl.interactions_frame(table)
 
 
 def read_metadata(path: str | Path, lenient: bool = False, report: LoadReport | None = None,
@@ -85,7 +99,28 @@ def read_metadata(path: str | Path, lenient: bool = False, report: LoadReport | 
     Repeated parent_asin rows: the first is kept, the rest counted.
     """
     report = report if report is not None else LoadReport(f"amazon metadata {Path(path).name}")
+    table = batches.read_table(path, meta_reader(report), report, lenient, show_progress)
+    return jsonl.drop_duplicate_items(jsonl.items_frame(table), report)
 
+
+def review_reader(max_text_chars: int | None = None) -> batches.Reader:
+    """How bluekit.data.batches reads a reviews file (pyarrow first, _parse_review as reference)."""
+    def convert(raw: pa.Table):
+        redo = (batches.null(raw["user_id"]) | batches.blank(raw["parent_asin"])
+                | batches.null(raw["rating"]) | batches.null(raw["timestamp"]))
+        out = pa.table([raw["user_id"], raw["parent_asin"], raw["rating"], raw["timestamp"],
+                        batches.text_or_empty(raw["title"], max_text_chars),
+                        batches.text_or_empty(raw["text"], max_text_chars)],
+                       schema=INTERACTION_SCHEMA)
+        return out, redo, {}
+
+    return batches.Reader(INTERACTION_SCHEMA,
+                          functools.partial(_parse_review, max_text_chars=max_text_chars),
+                          _REVIEW_RAW, convert)
+
+
+def meta_reader(report: LoadReport) -> batches.Reader:
+    """How bluekit.data.batches reads a metadata file; price/details problems count on report."""
     def parse(obj: dict) -> tuple:
         row, price_problem, details_problem = _parse_meta(obj)
         for problem in (price_problem, details_problem):
@@ -93,8 +128,29 @@ def read_metadata(path: str | Path, lenient: bool = False, report: LoadReport | 
                 report.drop(problem)
         return row
 
-    columns = jsonl.read_json_lines(path, ITEM_COLUMNS, parse, report, lenient, show_progress)
-    return jsonl.drop_duplicate_items(jsonl.items_frame(columns), report)
+    def convert(raw: pa.Table):
+        store = pc.utf8_trim_whitespace(batches.text_or_empty(raw["store"]))
+        # An empty store takes the brand from `details`: the reference parser does that.
+        redo = batches.null(raw["parent_asin"]) | (
+            batches.blank(store) & ~batches.null(raw["details"]))
+        price_null = batches.null(raw["price"])
+        out = pa.table([
+            raw["parent_asin"], batches.text_or_empty(raw["title"]),
+            batches.text_or_empty(raw["main_category"]),
+            pa.array([" ".join(v for v in parts if v is not None).strip() if parts else ""
+                      for parts in raw["description"].to_pylist()], pa.string()),
+            _str_lists(raw["features"]), _str_lists(raw["categories"]), store,
+            pc.fill_null(raw["price"], math.nan), pa.nulls(raw.num_rows, pa.string()).fill_null(""),
+            pc.fill_null(raw["average_rating"], math.nan)], schema=ITEM_SCHEMA)
+        return out, redo, {"price null (NaN, row kept)": int((price_null & ~redo).sum())}
+
+    return batches.Reader(ITEM_SCHEMA, parse, _META_RAW, convert)
+
+
+def _str_lists(column: pa.ChunkedArray) -> pa.Array:
+    """jsonl.to_str_list on a list<string> column: null -> [], null and blank entries dropped."""
+    return pa.array([[v for v in values if v is not None and v.strip()] if values else []
+                     for values in column.to_pylist()], pa.list_(pa.string()))
 
 
 def read_benchmark_csv(path: str | Path) -> pd.DataFrame:
@@ -126,6 +182,34 @@ def read_benchmark_csv(path: str | Path) -> pd.DataFrame:
     })[EXAMPLE_COLUMNS]
 
 
+def benchmark_files(root: str | Path, category: str, split: str) -> dict[str, Path] | None:
+    """The official 5-core split files (train, valid, test) of a category, or None if absent.
+
+    root is the folder holding review_categories/ (.../amazon_2023/raw); the split files lie
+    beside it as on the download site: .../amazon_2023/benchmark/5core/last_out_w_his/
+    {category}.train.csv(.gz), and timestamp_w_his/ for the timestamp split. Some of the three
+    but not all: DataError naming the missing ones.
+    """
+    folder = benchmark_folder(root, split)
+    found = {part: next((p for p in (folder / f"{category}.{part}.csv{ext}" for ext in ("", ".gz"))
+                         if p.exists()), None) for part in BENCHMARK_PARTS}
+    missing = [part for part, path in found.items() if path is None]
+    if len(missing) == len(BENCHMARK_PARTS):
+        return None
+    if missing:
+        raise DataError(f"{folder}: the official {split} split of {category} lacks its "
+                        f"{', '.join(missing)} file(s); download all three with: "
+                        f"python -m bluekit download amazon {category} --splits")
+    return found
+
+
+def benchmark_folder(root: str | Path, split: str) -> Path:
+    """Where the official split files of data.split ("last_out" | "timestamp") lie."""
+    if split not in BENCHMARK_FOLDERS:
+        raise DataError(f"data.split must be one of {sorted(BENCHMARK_FOLDERS)}, got {split!r}")
+    return Path(root).parent / "benchmark" / "5core" / BENCHMARK_FOLDERS[split]
+
+
 def category_files(root: str | Path, category: str) -> tuple[list[Path], list[Path]]:
     """Candidate review and metadata paths for a category (plain first, then .gz)."""
     root = Path(root)
@@ -142,20 +226,25 @@ def load_category(root: str | Path, category: str, lenient: bool = False,
     A short paper name ("Clothing", "sports": bluekit.data.domains) falls back to the dataset's
     file name ("Clothing_Shoes_and_Jewelry", ...) when no file of the short name exists.
     """
-    reviews, meta = category_files(root, category)
-    full_name = amazon_category(category)  # paper short names: bluekit.data.domains
-    if full_name != category and not any(p.exists() for p in reviews + meta):
-        category = full_name
-        reviews, meta = category_files(root, category)
-    hint = f"Download it with: python -m bluekit download amazon {category}"
-    review_path = jsonl.find_file(reviews, f"Amazon reviews for {category!r}", hint)
-    meta_path = jsonl.find_file(meta, f"Amazon metadata for {category!r}", hint)
+    category, review_path, meta_path = find_files(root, category)
     review_report = LoadReport(f"amazon reviews {review_path.name}")
     meta_report = LoadReport(f"amazon metadata {meta_path.name}")
     interactions = read_reviews(review_path, lenient, review_report, show_progress,
                                 max_text_chars)
     items = read_metadata(meta_path, lenient, meta_report, show_progress)
     return Domain(category, interactions, items, [review_report, meta_report])
+
+
+def find_files(root: str | Path, category: str) -> tuple[str, Path, Path]:
+    """(category's file name, reviews path, metadata path); a DataError says how to download."""
+    reviews, meta = category_files(root, category)
+    full_name = amazon_category(category)  # paper short names: bluekit.data.domains
+    if full_name != category and not any(p.exists() for p in reviews + meta):
+        category = full_name
+        reviews, meta = category_files(root, category)
+    hint = f"Download it with: python -m bluekit download amazon {category}"
+    return (category, jsonl.find_file(reviews, f"Amazon reviews for {category!r}", hint),
+            jsonl.find_file(meta, f"Amazon metadata for {category!r}", hint))
 
 
 def parse_price(value) -> tuple[float, str | None]:

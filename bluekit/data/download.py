@@ -1,6 +1,7 @@
 """Download the real datasets (needs internet): resumable, size-checked, atomically renamed.
 
     python -m bluekit download amazon All_Beauty        # -> data/raw/amazon_2023/raw/...
+    python -m bluekit download amazon All_Beauty --splits   # + .../amazon_2023/benchmark/5core/...
     python -m bluekit download google_local New_York    # -> data/raw/google_local/...
 
 A file is streamed into "<dest>.part"; a rerun resumes it with an HTTP Range request
@@ -23,6 +24,8 @@ from bluekit.errors import KitError
 from .domains import amazon_category
 
 AMAZON_BASE_URL = "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/raw"
+# The official benchmark splits (5-core, with history): last_out_w_his/ and timestamp_w_his/.
+AMAZON_SPLITS_URL = "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_2023/benchmark/5core"
 # Google Local Reviews (2021) per-state files; this host has moved before: pass base_url
 # if it answers 404 (the dataset page links the current location).
 GOOGLE_LOCAL_BASE_URL = "https://datarepo.eng.ucsd.edu/mcauley_group/gdrive/googlelocal"
@@ -78,6 +81,14 @@ def amazon_urls(category: str, base_url: str = AMAZON_BASE_URL) -> dict[str, str
             f"{base}/meta_categories/meta_{category}.jsonl.gz"}
 
 
+def amazon_split_urls(category: str, base_url: str = AMAZON_SPLITS_URL) -> dict[str, str]:
+    """Relative destination path -> URL of the official split files (last_out and timestamp)."""
+    from .amazon import BENCHMARK_FOLDERS, BENCHMARK_PARTS
+    base = base_url.rstrip("/")
+    return {f"{folder}/{category}.{part}.csv.gz": f"{base}/{folder}/{category}.{part}.csv.gz"
+            for folder in BENCHMARK_FOLDERS.values() for part in BENCHMARK_PARTS}
+
+
 def google_local_urls(state: str, base_url: str = GOOGLE_LOCAL_BASE_URL) -> dict[str, str]:
     """Relative destination path -> URL for one Google Local state (e.g. "New_York")."""
     base = base_url.rstrip("/")
@@ -95,6 +106,16 @@ def download_amazon(category: str, raw_dir: str | Path = "data/raw",
     root = Path(raw_dir) / "amazon_2023" / "raw"
     return [download_file(url, root / rel, progress=progress)
             for rel, url in amazon_urls(category, base_url).items()]
+
+
+def download_amazon_splits(category: str, raw_dir: str | Path = "data/raw",
+                           base_url: str = AMAZON_SPLITS_URL, progress: bool = True) -> list[Path]:
+    """The official 5-core split files of one category into {raw_dir}/amazon_2023/benchmark/5core/,
+    where load_prepared looks for them (amazon.benchmark_files)."""
+    category = amazon_category(category)
+    root = Path(raw_dir) / "amazon_2023" / "benchmark" / "5core"
+    return [download_file(url, root / rel, progress=progress)
+            for rel, url in amazon_split_urls(category, base_url).items()]
 
 
 def download_google_local(state: str, raw_dir: str | Path = "data/raw",

@@ -18,9 +18,10 @@ import math
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
-from . import jsonl
-from .schema import INTERACTION_COLUMNS, ITEM_COLUMNS, Domain, LoadReport
+from . import batches, jsonl
+from .schema import INTERACTION_SCHEMA, ITEM_SCHEMA, Domain, LoadReport
 
 REVIEW_KEYS = {
     "user_id": ("user_id",),
@@ -29,6 +30,9 @@ REVIEW_KEYS = {
     "time": ("time",),
     "text": ("text",),
 }
+# The fields pyarrow parses; user_id must be a string (a number has lost digits: Python refuses it).
+_REVIEW_RAW = pa.schema([("user_id", pa.string()), ("gmap_id", pa.string()),
+                         ("rating", pa.float64()), ("time", pa.int64()), ("text", pa.string())])
 META_KEYS = {
     "gmap_id": ("gmap_id",),
     "name": ("name",),
@@ -49,19 +53,37 @@ def read_reviews(path: str | Path, lenient: bool = False, report: LoadReport | N
     reading (saves memory on large states).
     """
     report = report if report is not None else LoadReport(f"google_local reviews {Path(path).name}")
-    parse = functools.partial(_parse_review, max_text_chars=max_text_chars)
-    columns = jsonl.read_json_lines(path, INTERACTION_COLUMNS, parse, report, lenient,
-                                    show_progress)
-    return jsonl.interactions_frame(columns)
+    table = batches.read_table(path, review_reader(max_text_chars), report, lenient, show_progress)
+    return jsonl.interactions_frame(table)
 
 
 def read_metadata(path: str | Path, lenient: bool = False, report: LoadReport | None = None,
                   show_progress: bool | None = None) -> pd.DataFrame:
     """Metadata file -> items (schema.ITEM_COLUMNS); repeated gmap_id rows: first kept, counted."""
     report = report if report is not None else LoadReport(f"google_local metadata {Path(path).name}")
-    columns = jsonl.read_json_lines(path, ITEM_COLUMNS, _parse_meta, report, lenient,
-                                    show_progress)
-    return jsonl.drop_duplicate_items(jsonl.items_frame(columns), report)
+    table = batches.read_table(path, meta_reader(report), report, lenient, show_progress)
+    return jsonl.drop_duplicate_items(jsonl.items_frame(table), report)
+
+
+def review_reader(max_text_chars: int | None = None) -> batches.Reader:
+    """How bluekit.data.batches reads a reviews file (pyarrow first, _parse_review as reference)."""
+    def convert(raw: pa.Table):
+        redo = (batches.null(raw["user_id"]) | batches.null(raw["gmap_id"])
+                | batches.null(raw["rating"]) | batches.null(raw["time"]))
+        no_title = pa.nulls(raw.num_rows, pa.string()).fill_null("")
+        out = pa.table([raw["user_id"], raw["gmap_id"], raw["rating"], raw["time"], no_title,
+                        batches.text_or_empty(raw["text"], max_text_chars)],
+                       schema=INTERACTION_SCHEMA)
+        return out, redo, {}
+
+    return batches.Reader(INTERACTION_SCHEMA,
+                          functools.partial(_parse_review, max_text_chars=max_text_chars),
+                          _REVIEW_RAW, convert)
+
+
+def meta_reader(report: LoadReport | None = None) -> batches.Reader:
+    """Metadata files are read line by line (one line per business: small next to reviews)."""
+    return batches.Reader(ITEM_SCHEMA, _parse_meta)
 
 
 def state_files(root: str | Path, state: str) -> tuple[list[Path], list[Path]]:
@@ -75,16 +97,21 @@ def load_state(root: str | Path, state: str, lenient: bool = False,
                show_progress: bool | None = None,
                max_text_chars: int | None = None) -> Domain:
     """Read one state (e.g. "New_York") from the folder holding review-/meta- files."""
-    reviews, meta = state_files(root, state)
-    hint = f"Download it with: python -m bluekit download google_local {state}"
-    review_path = jsonl.find_file(reviews, f"Google Local reviews for {state!r}", hint)
-    meta_path = jsonl.find_file(meta, f"Google Local metadata for {state!r}", hint)
+    review_path, meta_path = find_files(root, state)
     review_report = LoadReport(f"google_local reviews {review_path.name}")
     meta_report = LoadReport(f"google_local metadata {meta_path.name}")
     interactions = read_reviews(review_path, lenient, review_report, show_progress,
                                 max_text_chars)
     items = read_metadata(meta_path, lenient, meta_report, show_progress)
     return Domain(state, interactions, items, [review_report, meta_report])
+
+
+def find_files(root: str | Path, state: str) -> tuple[Path, Path]:
+    """(reviews path, metadata path) of a state; a DataError says how to download them."""
+    reviews, meta = state_files(root, state)
+    hint = f"Download it with: python -m bluekit download google_local {state}"
+    return (jsonl.find_file(reviews, f"Google Local reviews for {state!r}", hint),
+            jsonl.find_file(meta, f"Google Local metadata for {state!r}", hint))
 
 
 def _parse_review(obj: dict, max_text_chars: int | None = None) -> tuple:

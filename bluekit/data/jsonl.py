@@ -11,21 +11,24 @@ missing fields and lenient mode behave the same everywhere:
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import math
-from collections.abc import Callable, Iterator, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from .schema import INTERACTION_COLUMNS, ITEM_COLUMNS, DataError, LoadReport
 
 # Files larger than this show a progress bar when show_progress is None (auto).
 PROGRESS_MIN_BYTES = 20 * 1024 * 1024
+# Bytes read per block: whole lines, parsed together (bluekit.data.batches).
+CHUNK_BYTES = 8 * 1024 * 1024
 _MISSING = object()
 
 
@@ -40,6 +43,16 @@ class FieldError(Exception):
 def iter_json_objects(path: str | Path, report: LoadReport, lenient: bool = False,
                       show_progress: bool | None = None) -> Iterator[tuple[int, dict]]:
     """Yield (line_number, object) for every non-blank line; counts rows_in on `report`."""
+    for first_line, chunk in iter_chunks(path, show_progress):
+        yield from parse_objects(Path(path), numbered_lines(first_line, chunk), report, lenient)
+
+
+def iter_chunks(path: str | Path, show_progress: bool | None = None,
+                chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
+    """Yield (number of its first line, whole lines as bytes) in blocks of about chunk_bytes.
+
+    A cut-off or corrupt .gz becomes a DataError naming the file and the last whole line.
+    """
     path = Path(path)
     size = path.stat().st_size
     if show_progress is None:
@@ -48,48 +61,70 @@ def iter_json_objects(path: str | Path, report: LoadReport, lenient: bool = Fals
     with open(path, "rb") as raw, tqdm(total=size, unit="B", unit_scale=True, desc=path.name,
                                        disable=not show_progress) as bar:
         binary = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
-        text = io.TextIOWrapper(binary, encoding="utf-8")
-        for line_no, line in _lines(text, path):
-            if show_progress and line_no % 20000 == 0:
-                bar.update(raw.tell() - bar.n)
-            if not line.strip():
-                continue
-            report.rows_in += 1
+        line_no, rest = 1, b""
+        while True:
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                problem = f"malformed JSON ({e.msg} at column {e.colno})"
-                obj = None
-            else:
-                problem = None if isinstance(obj, dict) else (
-                    f"malformed JSON (expected an object, got {type(obj).__name__})")
-            if problem:
-                if lenient:
-                    report.drop("malformed json")
-                    continue
-                raise DataError(f"{path}, line {line_no}: {problem}; "
-                                "pass lenient=True to skip and count such lines")
-            yield line_no, obj
+                block = binary.read(chunk_bytes)
+            except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+                raise DataError(f"{path}, after line {line_no - 1}: cannot "
+                                f"read on ({type(e).__name__}: {e}); the file may be truncated "
+                                "or corrupt: download it again") from e
+            if not block:
+                break
+            data = rest + block
+            cut = data.rfind(b"\n") + 1
+            chunk, rest = data[:cut], data[cut:]
+            if chunk:
+                yield line_no, chunk
+                line_no += chunk.count(b"\n")
+            if show_progress:
+                bar.update(raw.tell() - bar.n)
+        if rest:  # a last line without a newline
+            yield line_no, rest
         bar.update(size - bar.n)
 
 
-def _lines(text: io.TextIOBase, path: Path) -> Iterator[tuple[int, str]]:
-    """Numbered lines; a cut-off .gz or bad encoding becomes a DataError naming the file."""
-    line_no = 0
-    try:
-        for line_no, line in enumerate(text, start=1):
-            yield line_no, line
-    except (EOFError, gzip.BadGzipFile, UnicodeDecodeError) as e:
-        raise DataError(f"{path}, after line {line_no}: cannot read on ({type(e).__name__}: {e}); "
-                        "the file may be truncated or corrupt: download it again") from e
+def numbered_lines(first_line: int, chunk: bytes) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) for every line of a chunk from iter_chunks."""
+    lines = chunk.split(b"\n")
+    if chunk.endswith(b"\n"):
+        lines.pop()
+    return enumerate(lines, start=first_line)
 
 
-def read_json_lines(path: str | Path, columns: Sequence[str], parse_row: Callable[[dict], tuple],
-                    report: LoadReport, lenient: bool = False,
-                    show_progress: bool | None = None) -> dict[str, list]:
-    """Parse every object with `parse_row` (one value per column) into column lists."""
-    lists: list[list] = [[] for _ in columns]
-    for line_no, obj in iter_json_objects(path, report, lenient, show_progress):
+def parse_objects(path: Path, lines: Iterable[tuple[int, bytes]], report: LoadReport,
+                  lenient: bool) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; the reference for what a line may be."""
+    for line_no, raw in lines:
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}, line {line_no}: not UTF-8 text ({e}); the file may be "
+                            "truncated or corrupt: download it again") from None
+        if not line.strip():
+            continue
+        report.rows_in += 1
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            problem = f"malformed JSON ({e.msg} at column {e.colno})"
+            obj = None
+        else:
+            problem = None if isinstance(obj, dict) else (
+                f"malformed JSON (expected an object, got {type(obj).__name__})")
+        if problem:
+            if lenient:
+                report.drop("malformed json")
+                continue
+            raise DataError(f"{path}, line {line_no}: {problem}; "
+                            "pass lenient=True to skip and count such lines")
+        yield line_no, obj
+
+
+def parse_rows(path: Path, objects: Iterable[tuple[int, dict]], parse_row: Callable[[dict], tuple],
+               report: LoadReport, lenient: bool) -> Iterator[tuple[int, tuple]]:
+    """(line number, parse_row(object)); a FieldError names the field, file and line."""
+    for line_no, obj in objects:
         try:
             row = parse_row(obj)
         except FieldError as e:
@@ -98,6 +133,16 @@ def read_json_lines(path: str | Path, columns: Sequence[str], parse_row: Callabl
                 continue
             raise DataError(f"{path}, line {line_no}: {e}; "
                             "pass lenient=True to skip and count such rows") from None
+        yield line_no, row
+
+
+def read_json_lines(path: str | Path, columns: Sequence[str], parse_row: Callable[[dict], tuple],
+                    report: LoadReport, lenient: bool = False,
+                    show_progress: bool | None = None) -> dict[str, list]:
+    """Parse every object with `parse_row` (one value per column) into column lists."""
+    lists: list[list] = [[] for _ in columns]
+    objects = iter_json_objects(path, report, lenient, show_progress)
+    for _, row in parse_rows(Path(path), objects, parse_row, report, lenient):
         for values, value in zip(lists, row):
             values.append(value)
     report.rows_out = len(lists[0]) if lists else 0
@@ -113,8 +158,10 @@ def find_file(candidates: Sequence[Path], what: str, hint: str) -> Path:
     raise DataError(f"{what} not found: expected {listed}. {hint}")
 
 
-def interactions_frame(columns: dict[str, list]) -> pd.DataFrame:
-    """Column lists -> interactions with the schema dtypes (also right when empty)."""
+def interactions_frame(columns: dict[str, list] | pa.Table) -> pd.DataFrame:
+    """Column lists (or a table of schema.INTERACTION_SCHEMA) -> interactions with the schema
+    dtypes (also right when empty)."""
+    columns = _column_values(columns)
     return pd.DataFrame({
         "user_id": pd.Series(columns["user_id"], dtype=str),
         "item_id": pd.Series(columns["item_id"], dtype=str),
@@ -125,8 +172,10 @@ def interactions_frame(columns: dict[str, list]) -> pd.DataFrame:
     })[INTERACTION_COLUMNS]
 
 
-def items_frame(columns: dict[str, list]) -> pd.DataFrame:
-    """Column lists -> items with the schema dtypes (also right when empty)."""
+def items_frame(columns: dict[str, list] | pa.Table) -> pd.DataFrame:
+    """Column lists (or a table of schema.ITEM_SCHEMA) -> items with the schema dtypes (also
+    right when empty)."""
+    columns = _column_values(columns)
     frame = pd.DataFrame({c: pd.Series(columns[c], dtype=str) for c in
                           ("item_id", "title", "category", "description", "store", "address")})
     frame["features"] = pd.Series(columns["features"], dtype=object)
@@ -134,6 +183,15 @@ def items_frame(columns: dict[str, list]) -> pd.DataFrame:
     frame["price"] = np.asarray(columns["price"], dtype="float64")
     frame["average_rating"] = np.asarray(columns["average_rating"], dtype="float64")
     return frame[ITEM_COLUMNS]
+
+
+def _column_values(columns: dict[str, list] | pa.Table) -> dict[str, Sequence]:
+    if not isinstance(columns, pa.Table):
+        return columns
+    # Lists stay Python lists (as the per-line reader makes them); the rest become numpy arrays.
+    return {name: (column.to_pylist() if pa.types.is_list(column.type)
+                   else column.to_numpy(zero_copy_only=False))
+            for name, column in zip(columns.column_names, columns.columns)}
 
 
 def drop_duplicate_items(items: pd.DataFrame, report: LoadReport) -> pd.DataFrame:

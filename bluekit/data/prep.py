@@ -19,7 +19,7 @@ import pandas as pd
 
 from bluekit.config import AMAZON_TIMESTAMP_CUTS as TIMESTAMP_CUTS  # typed once, in config
 
-from .schema import EXAMPLE_COLUMNS, DataError, Domain, LoadReport
+from .schema import EXAMPLE_COLUMNS, INTERACTION_COLUMNS, DataError, Domain, LoadReport
 
 # Item-text templates: str.format over title, category, description, features, categories,
 # store, price, address (lists joined with ", "; price "" when unknown). Empty fields leave
@@ -191,6 +191,46 @@ def split_timestamp(interactions: pd.DataFrame, cuts: Sequence[int] = TIMESTAMP_
                   test=_examples(ordered, test_rows, histories(test_rows)))
 
 
+def official_splits(files: dict[str, pd.DataFrame], interactions: pd.DataFrame,
+                    item_ids: set[str], split: str, max_history: int | None = 50,
+                    report: LoadReport | None = None) -> Splits:
+    """Splits from the official benchmark files (amazon.read_benchmark_csv frames by part).
+
+    train: the train file's rows, with the review title and text of `interactions`; valid and
+    test: the files' examples, history cut to the most recent max_history. An example whose
+    target has no item row is dropped and history items without one are removed (counted);
+    the timestamp split also drops examples with an empty history, as the benchmark's
+    process_amazon_2023.py does.
+    """
+    report = report if report is not None else LoadReport(f"official split {split}")
+    report.rows_in = sum(len(frame) for frame in files.values())
+    reviews = interactions[["user_id", "item_id", "review_title", "review_text"]]
+    train = files["train"]
+    known = train["item_id"].isin(item_ids)
+    report.drop("train row whose item has no item row", int((~known).sum()))
+    train = train.loc[known, ["user_id", "item_id", "rating", "timestamp"]].merge(
+        reviews, on=["user_id", "item_id"], how="left", sort=False)
+    train[["review_title", "review_text"]] = train[["review_title", "review_text"]].fillna("")
+    out = {}
+    for part in ("valid", "test"):
+        frame = files[part]
+        known = frame["item_id"].isin(item_ids).to_numpy()
+        report.drop(f"{part} example whose target has no item row", int((~known).sum()))
+        frame = frame.loc[known].reset_index(drop=True)
+        histories = [[i for i in h if i in item_ids] for h in frame["history"]]
+        report.drop(f"{part} history item with no item row",
+                    int(sum(map(len, frame["history"])) - sum(map(len, histories))))
+        frame = frame.assign(history=pd.Series([_truncate(h, max_history) for h in histories],
+                                               dtype=object))
+        if split == "timestamp":
+            empty = (frame["history"].map(len) == 0).to_numpy()
+            report.drop(f"{part} example with an empty history (timestamp split)", int(empty.sum()))
+            frame = frame.loc[~empty].reset_index(drop=True)
+        out[part] = frame[EXAMPLE_COLUMNS]
+    report.rows_out = len(train) + len(out["valid"]) + len(out["test"])
+    return Splits(train=train.reset_index(drop=True)[INTERACTION_COLUMNS], **out)
+
+
 def render_item_text(items: pd.DataFrame, template: str | None = None,
                      max_chars: int | None = 512) -> pd.Series:
     """One text per item for the embedder: the template filled, HTML removed, length capped.
@@ -213,44 +253,57 @@ def render_item_text(items: pd.DataFrame, template: str | None = None,
 
 
 def prepare(domain: Domain, data_cfg) -> Prepared:
-    """dedupe -> drop items without metadata -> k-core -> split -> item text.
+    """dedupe -> drop items without metadata -> k-core -> split -> item text, in memory.
 
     Uses data_cfg.k_core, .split ("last_out" | "timestamp"), .timestamp_cuts,
     .max_history, .item_text_template and .max_item_text_chars. The items kept are those
-    with at least one remaining interaction, in metadata order.
+    with at least one remaining interaction, in metadata order. bluekit.data.spill runs the
+    same steps on files of any size (load_prepared uses it).
     """
     reports = list(domain.reports)
-
-    def step(name: str) -> LoadReport:
-        reports.append(LoadReport(name))
-        return reports[-1]
-
-    interactions = dedupe(domain.interactions, step("dedupe"))
+    interactions = dedupe(domain.interactions, _step(reports, "dedupe"))
     interactions = drop_items_without_metadata(interactions, domain.items,
-                                               step("drop items without metadata"))
-    interactions = k_core(interactions, data_cfg.k_core, step(f"k_core(k={data_cfg.k_core})"))
+                                               _step(reports, "drop items without metadata"))
+    interactions = k_core(interactions, data_cfg.k_core,
+                          _step(reports, f"k_core(k={data_cfg.k_core})"))
+    return finish(domain.name, interactions, domain.items, data_cfg, reports)
 
-    item_report = step("items kept (with interactions left)")
-    items = domain.items.drop_duplicates("item_id", keep="first")
-    item_report.rows_in = len(items)
-    items = items.loc[items["item_id"].isin(interactions["item_id"])].reset_index(drop=True)
+
+def finish(name: str, interactions: pd.DataFrame, items: pd.DataFrame, data_cfg,
+           reports: list[LoadReport], n_metadata_items: int | None = None,
+           splits: Splits | None = None) -> Prepared:
+    """The filtered interactions -> items kept, split, item text: the end of every prep.
+
+    n_metadata_items: how many metadata rows there were when `items` comes pre-filtered (the
+    streaming prep); splits: given splits (the official files) instead of data_cfg.split.
+    """
+    reports = list(reports)
+    item_report = _step(reports, "items kept (with interactions left)")
+    items = items.drop_duplicates("item_id", keep="first")
+    item_report.rows_in = len(items) if n_metadata_items is None else n_metadata_items
+    # isin on the distinct ids: pandas' string isin costs per value looked up
+    kept = items["item_id"].isin(interactions["item_id"].unique())
+    items = items.loc[kept].reset_index(drop=True)
     item_report.rows_out = len(items)
     item_report.drop("items without interactions after filtering", item_report.rows_in - len(items))
 
-    if data_cfg.split == "last_out":
-        splits = split_last_out(interactions, data_cfg.max_history, step("split last_out"))
-    elif data_cfg.split == "timestamp":
-        splits = split_timestamp(interactions, data_cfg.timestamp_cuts, data_cfg.max_history,
-                                 step("split timestamp"))
-    else:
-        raise ValueError(f"data.split must be 'last_out' or 'timestamp', got {data_cfg.split!r}")
-
+    if splits is None:
+        splits = _configured_split(interactions, data_cfg, reports)
     items = items.copy()
     items["text"] = render_item_text(items, data_cfg.item_text_template,
                                      data_cfg.max_item_text_chars)
     item_index = {item_id: row for row, item_id in enumerate(items["item_id"])}
     _check_examples(splits, item_index)
-    return Prepared(domain.name, interactions, items, item_index, splits, reports)
+    return Prepared(name, interactions, items, item_index, splits, reports)
+
+
+def _configured_split(interactions: pd.DataFrame, data_cfg, reports: list[LoadReport]) -> Splits:
+    if data_cfg.split == "last_out":
+        return split_last_out(interactions, data_cfg.max_history, _step(reports, "split last_out"))
+    if data_cfg.split == "timestamp":
+        return split_timestamp(interactions, data_cfg.timestamp_cuts, data_cfg.max_history,
+                               _step(reports, "split timestamp"))
+    raise ValueError(f"data.split must be 'last_out' or 'timestamp', got {data_cfg.split!r}")
 
 
 def split_users(examples: pd.DataFrame, test_fraction: float,
@@ -317,6 +370,11 @@ def validation_users(prepared: Prepared, cfg) -> list[str]:
 
 
 # ---- helpers ----
+
+
+def _step(reports: list[LoadReport], name: str) -> LoadReport:
+    reports.append(LoadReport(name))
+    return reports[-1]
 
 
 def _start(report: LoadReport | None, name: str, frame: pd.DataFrame) -> LoadReport:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
 
 from bluekit.errors import KitError
 
@@ -24,6 +25,15 @@ INTERACTION_COLUMNS = ["user_id", "item_id", "rating", "timestamp", "review_titl
 ITEM_COLUMNS = ["item_id", "title", "category", "description", "features", "categories",
                 "store", "price", "address", "average_rating"]
 EXAMPLE_COLUMNS = ["user_id", "item_id", "rating", "timestamp", "history"]
+# The same columns as Arrow types: what the batch readers yield and the Parquet spills hold.
+INTERACTION_SCHEMA = pa.schema([("user_id", pa.string()), ("item_id", pa.string()),
+                                ("rating", pa.float64()), ("timestamp", pa.int64()),
+                                ("review_title", pa.string()), ("review_text", pa.string())])
+ITEM_SCHEMA = pa.schema([("item_id", pa.string()), ("title", pa.string()),
+                         ("category", pa.string()), ("description", pa.string()),
+                         ("features", pa.list_(pa.string())), ("categories", pa.list_(pa.string())),
+                         ("store", pa.string()), ("price", pa.float64()), ("address", pa.string()),
+                         ("average_rating", pa.float64())])
 
 
 class DataError(KitError, ValueError):
