@@ -191,7 +191,7 @@ def print_environment(facts: dict, errors: list[str], warnings: list[str]) -> No
 
 def smoke_config(backend: str, out: Path, seconds: float, mode: str | None):
     """gpu-small for a fixed time, snapshots off (or, in a dry run, the tiny model for 3 steps on
-    the CPU with two panel users; gpu-pins also turns on gradient checkpointing)."""
+    the CPU with two panel users; gpu-pins also trains in bf16 with gradient checkpointing)."""
     from bluekit.config import load_config
 
     settings = {"train.backend": "trl" if backend == "unsloth-sim" else backend,
@@ -207,8 +207,8 @@ def smoke_config(backend: str, out: Path, seconds: float, mode: str | None):
             "train.grpo.max_steps": 3, "train.grpo.bf16": False, "train.grpo.learning_rate": 1e-3,
             "train.grpo.per_device_train_batch_size": 8, "train.grpo.num_generations": 4,
             "train.grpo.max_completion_length": 8})
-        if mode == "gpu-pins":
-            settings["train.grpo.gradient_checkpointing"] = True  # on a GPU the kit turns it on
+        if mode == "gpu-pins":  # as gpu-small trains on a GPU
+            settings.update({"train.grpo.gradient_checkpointing": True, "train.grpo.bf16": True})
     else:
         settings.update({"train.max_minutes": seconds / 60.0, "train.grpo.max_steps": 100_000,
                          "train.panel_users": 0})  # no snapshots: the slot measures training

@@ -217,13 +217,14 @@ def test_gpu_smoke_dry_run_goes_end_to_end(tmp_path):
                            "`python bench/gpu_wheels.py pins` (a package registry, ~70 MB) or make gpu-smoke-dry")
 def test_gpu_smoke_dry_run_under_the_gpu_pins(tmp_path):
     """transformers 5.17 and trl 1.15 on the CPU (their Triton log-prob kernel replaced by a torch
-    stand-in): 3 steps with gradient checkpointing and panel snapshots, save and reload."""
+    stand-in): 3 steps in bf16 with gradient checkpointing and panel snapshots, save and reload."""
     _, summary = _dry_run(tmp_path, "gpu-pins")
     packages = summary["environment"]["packages"]
     assert packages["transformers"] == "5.17.0" and packages["trl"] == "1.15.0"
     _check_like_with_like(summary)
     for report in summary["backends"].values():
         assert report["steps"] == 3 and report["args"]["gradient_checkpointing"] is True
+        assert report["args"]["bf16"] is True
         snapshots = [json.loads(line) for line in
                      (Path(report["run_dir"]) / "snapshots.jsonl").read_text().splitlines()]
         assert sorted({r["step"] for r in snapshots}) == [0, 2, 3]
