@@ -29,6 +29,10 @@ import pandas as pd
 from bluekit.atomic import write_text
 
 DEFAULT_KS = (5, 10, 20)
+# Users x items score cells held at once (float32 scores + a bool mask: about 1 GB): a block of
+# batch_size users shrinks below this for a large catalogue (1M items: 200 users per block,
+# measured as fast as 1024 by bench/bench_scale.py), so memory stays bounded at any size.
+BLOCK_CELLS = 200_000_000
 
 
 # ---------------------------------------------------------------- ranks
@@ -42,8 +46,9 @@ def target_ranks(query_vecs: np.ndarray, item_vecs: np.ndarray, target_index: Se
     item_vecs, or -1 when the target is not in the catalogue (rank inf). Ties count against
     the target. exclude[u] (optional) lists item rows removed from user u's ranking (e.g. the
     history); the target itself is never removed, even when it appears in that list (the usual
-    protocol: a repeat purchase still counts). Users are scored `batch_size` at a time into
-    one reused (batch_size, n_items) block, so no users x items matrix is ever held.
+    protocol: a repeat purchase still counts). Users are scored `batch_size` at a time (fewer
+    when batch_size x n_items passes BLOCK_CELLS) into one reused block, so no users x items
+    matrix is ever held.
     A query with a NaN or infinite value (a failed profile) ranks its target last; a non-finite
     item vector is a broken catalogue and raises, naming the rows.
 
@@ -64,6 +69,7 @@ def target_ranks(query_vecs: np.ndarray, item_vecs: np.ndarray, target_index: Se
     queries[~np.isfinite(queries).all(axis=1)] = 0.0
 
     items_t = items.T
+    batch_size = bounded_batch(batch_size, len(items))
     buffer = np.empty((min(batch_size, len(queries)), len(items)), dtype=np.float32)
 
     def scores_for(rows: np.ndarray) -> np.ndarray:
@@ -105,6 +111,11 @@ def _ranks_by_batches(scores_for, n_users: int, n_items: int | None, target_inde
         raise ValueError(f"{n_users} query rows but {len(exclude)} exclude lists")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if n_items is None and n_users:  # a score function: its first row tells the catalogue size
+        first = np.shape(scores_for(np.arange(1)))
+        batch_size = bounded_batch(batch_size, first[-1] if first else 1)
+    elif n_items:
+        batch_size = bounded_batch(batch_size, n_items)
     ranks = np.full(n_users, np.inf)
     mask = None  # reused (batch, n_items) boolean block
     for start in tqdm(range(0, n_users, batch_size), desc="ranking", disable=not show_progress):
@@ -122,6 +133,15 @@ def _ranks_by_batches(scores_for, n_users: int, n_items: int | None, target_inde
         block_exclude = None if exclude is None else [exclude[r] for r in rows]
         ranks[rows] = _block_ranks(scores, block_targets, block_exclude, mask[:len(rows)])
     return ranks
+
+
+def bounded_batch(batch_size: int, n_items: int) -> int:
+    """Users per block: batch_size, or fewer so that users x n_items stays within BLOCK_CELLS.
+
+    >>> bounded_batch(1024, 300), bounded_batch(1024, 1_000_000)
+    (1024, 200)
+    """
+    return max(1, min(batch_size, BLOCK_CELLS // max(n_items, 1)))
 
 
 def _block_ranks(scores: np.ndarray, targets: np.ndarray, exclude: list | None,

@@ -75,6 +75,28 @@ def test_batching_matches_one_user_at_a_time_and_brute_force():
     assert one[0] == one[1]  # items 3 and 7 are identical: each ranks behind the other
 
 
+def test_a_large_catalogue_is_ranked_in_smaller_blocks_with_the_same_ranks(monkeypatch):
+    from bluekit import evaluate
+    rng = np.random.default_rng(1)
+    items = rng.normal(size=(50, 4)).astype(np.float32)
+    queries = rng.normal(size=(30, 4)).astype(np.float32)
+    targets = rng.integers(0, 50, size=30)
+    free = target_ranks(queries, items, targets, batch_size=1024)
+    seen = []
+    matmul = np.matmul
+
+    def recording(a, b, out=None):
+        seen.append(len(a))
+        return matmul(a, b, out=out)
+    monkeypatch.setattr(evaluate, "BLOCK_CELLS", 7 * 50)  # room for 7 users x 50 items at once
+    monkeypatch.setattr(evaluate.np, "matmul", recording)
+    np.testing.assert_array_equal(target_ranks(queries, items, targets, batch_size=1024), free)
+    assert max(seen) == 7  # never a bigger score block, whatever batch_size asked
+    by_scores = target_ranks_from_scores(lambda rows: queries[rows] @ items.T, 30, targets,
+                                         batch_size=1024)
+    np.testing.assert_array_equal(by_scores, free)
+
+
 def test_ranks_from_scores_popularity_style():
     counts = np.array([3, 9, 1, 9, 0])  # integer scores are fine
     ranks = target_ranks_from_scores(lambda rows: np.tile(counts, (len(rows), 1)), 3, [0, 1, 4],
