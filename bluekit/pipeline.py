@@ -93,16 +93,15 @@ def baseline_results(ws: Workspace, with_ceiling: bool = True) -> list:
 def generate_test_profiles(ws: Workspace, model, tokenizer, profiler_cfg=None,
                            show_progress: bool = True) -> dict:
     """Greedy profiles for the held-out test users (history without the target), prompted as
-    profiler_cfg says (default: the workspace's). Under `accelerate launch` each process
-    generates its share of the users on its own device and every process gets them all back
+    profiler_cfg says (default: the workspace's), on this process's device (the GPU when there is
+    one: loaded models start on the CPU). Under `accelerate launch` each process generates its
+    share of the users on its own GPU and every process gets them all back
     (bluekit.distributed.map_split)."""
     from bluekit.distributed import map_split, process_state
     from bluekit.profiler import profiles_for_examples
 
     ex = ws.test_examples
-    state = process_state()
-    if state.num_processes > 1:
-        model = model.to(state.device)
+    model = model.to(process_state().device)
 
     def generate(rows: list[int]) -> list[str]:
         return profiles_for_examples(model, tokenizer, ex.iloc[rows], ws.prepared.interactions,

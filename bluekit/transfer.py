@@ -52,6 +52,7 @@ class Cell:
     tests: dict  # metric -> paired_test(untrained, trained)
     n_dropped: int  # target users left out as the source's training users
     wall_s: float
+    protocol: dict = dataclasses.field(default_factory=dict)  # eval.users, eval.exclude_history
 
 
 def run_name(run_dir: str | Path) -> str:
@@ -62,10 +63,13 @@ def run_name(run_dir: str | Path) -> str:
 
 
 def target_config(run_dir: str | Path, domain: str, overrides: Mapping | None = None):
-    """The run's own config with data.domain set to `domain` (then `overrides`, e.g. eval.test_users)."""
+    """The run's own config with data.domain set to `domain` (then `overrides`, e.g. eval.test_users).
+    "SOURCE:DOMAIN" also sets data.source: an Amazon-trained run on `google_local:New_York`."""
     from bluekit.config import load_config
     from bluekit.train.run import CONFIG_FILE
-    return load_config(Path(run_dir) / CONFIG_FILE, {**(overrides or {}), "data.domain": domain})
+    source, _, name = domain.rpartition(":")
+    where = {"data.domain": name, **({"data.source": source} if source else {})}
+    return load_config(Path(run_dir) / CONFIG_FILE, {**(overrides or {}), **where})
 
 
 def source_users(run_dir: str | Path) -> set[str]:
@@ -127,7 +131,8 @@ def transfer_cell(run_dir: str | Path, domain: str, embedder=None, embedder_labe
         results.append(pipeline.profiler_result(ws, name, run, readability=False))
     tests = {m: paired_test(results[-2], results[-1], m) for m in PAIRED_METRICS}
     return Cell(run_name(run_dir), ws.prepared.name, embedder_label, results, tests, dropped,
-                time.perf_counter() - start)
+                time.perf_counter() - start, {"users": ws.cfg.eval.users,
+                                              "history_masked": ws.cfg.eval.exclude_history})
 
 
 def cell_rows(cell: Cell) -> list[dict]:
@@ -140,7 +145,8 @@ def cell_rows(cell: Cell) -> list[dict]:
         row = {"source": cell.source, "target": cell.target, "embedder": cell.embedder,
                "method": result.name, "n": result.summary["n"],
                **{m: result.summary[m] for m in ("recall@10", "ndcg@10", "mrr")},
-               "mrr_ci_low": lo, "mrr_ci_high": hi, "dropped_source_users": cell.n_dropped}
+               "mrr_ci_low": lo, "mrr_ci_high": hi, "dropped_source_users": cell.n_dropped,
+               **cell.protocol}
         if result.name == TRAINED:
             for metric, test in cell.tests.items():
                 row[f"{metric}_change"] = -test["mean_diff"]  # trained minus untrained

@@ -17,9 +17,11 @@ def executed(tmp_path_factory):
     def run(name):
         if name not in cache:
             parameters = {"PRESET": "smoke", "RESUME": False}
-            if name.startswith("05"):  # 05 draws a run: the one notebook 04 trains under smoke
+            if name.startswith(("05", "06", "07")):  # they draw a run: the one notebook 04 trains under smoke
                 run("04_train_profiler.ipynb")
                 parameters["RUN"] = "runs/smoke/train"
+            if name.startswith(("06", "07")):  # a dozen users; 06 transfers to two targets
+                parameters.update({"N_USERS": 12, **({"TARGETS": "Sports local"} if name.startswith("06") else {})})
             cache[name] = read_record(execute_notebook(NOTEBOOKS / name, out / name,
                                                        parameters=parameters, timeout=900))
         return cache[name]
@@ -78,6 +80,25 @@ def test_notebook_runs_headless(executed, name):
             assert all(0 <= measures[m] <= 1 for m in ("item_description", "repetitive", "history_coverage", "quiz_accuracy"))
         assert all(0 <= p <= 1 for p in record["readability_p_trained"].values())
         assert record["sample_profiles"] == {"untrained": 5, "this run": 5}
+    if name.startswith("06"):
+        # smoke: notebook 04's run (Clothing) on Sports and the demo city, 12 held-out users each
+        assert record["filled_frozen"] is True and record["cells"] >= 2
+        assert {"Sports_and_Outdoors", "Demo_City"} <= set(record["targets"])
+        assert set(record["n_users"].values()) == {12} and set(record["dropped_source_users"].values()) == {0}
+        assert all(0 < v <= 1 for v in record["untrained_mrr"].values())
+        assert all(0 <= p <= 1 for p in record["p_mrr"].values())
+    if name.startswith("07"):
+        # smoke: the tiny random reader on 12 held-out users; every context has a row, and the
+        # likelihood form with no context picks option A, which the rotation makes exactly chance
+        assert record["n_users"] == 12 and record["chance"] == 0.25
+        assert record["rows"] == ["no context", "raw history (8 items)", "raw history (20 items)", "untrained profile",
+                                  "trained profile", "ceiling (next item's title)", "global mean rating",
+                                  "user's mean rating"]
+        assert record["accuracy"]["likelihood"]["no context"] == 0.25
+        assert all(0 <= v <= 1 for form in record["accuracy"].values() for v in form.values())
+        assert all(0 <= v <= 4 for v in record["rating_mae"].values()) and len(record["rating_mae"]) == 7
+        assert set(record["reader_check"]) == {"letter", "likelihood"}
+        assert all(0 <= p <= 1 for p in record["p_trained_vs_untrained"].values())
     if name.startswith("05"):
         # smoke: the 4-step run of notebook 04, snapshots at steps 0, 2, 4 of a 4-user panel
         assert record["snapshot_steps"] == [0, 2, 4] and record["frames"] == 3 and record["panel_users"] == 4

@@ -70,6 +70,7 @@ def test_every_transfer_cell_is_filled_with_baselines_and_paired_tests(tmp_path,
     trained = long[long.method == TRAINED]
     assert set(trained.target) == {"Sports_and_Outdoors", "Demo_City"}
     assert trained[["p_mrr", "p_ndcg@10", "p_recall@10"]].notna().all().all()
+    assert set(long.users) == {"held_out"} and set(long.history_masked) == {False}  # the protocol, stated
     assert np.allclose(trained.mrr_change, trained.mrr.to_numpy() - long[long.method == UNTRAINED].mrr.to_numpy())
     for name in ("transfer.csv", "transfer.md", "transfer.json"):
         assert (tmp_path / "out" / name).stat().st_size > 0
@@ -99,9 +100,11 @@ def test_nothing_is_written_into_pretrained(tmp_path, monkeypatch, embedder):
 
 
 def test_source_training_users_are_left_out_unless_asked(tmp_path, embedder):
-    from bluekit.transfer import source_users, transfer_cell
+    from bluekit.transfer import source_users, target_config, transfer_cell
 
     run = fake_run(tmp_path / "run", tmp_path / "cache")
+    real = target_config(run, "google_local:New_York").data  # a real state from an Amazon-like run
+    assert (real.source, real.domain) == ("google_local", "New_York")
     seen = source_users(run)
     over = {"eval.users": "all", "eval.test_users": 10}  # the first 10 users of Sports, trainers too
     strict = transfer_cell(run, "Sports", embedder, overrides=over)
