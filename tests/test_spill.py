@@ -203,15 +203,17 @@ def test_filters_that_leave_nothing_raise_as_in_memory(tmp_path):
         load_prepared(cfg)
 
 
-def test_spill_is_keyed_by_file_and_settings(tmp_path):
+def test_spill_is_keyed_by_file_and_settings(tmp_path, monkeypatch):
     raw = amazon_files(tmp_path, *toy_world())
     cfg = DataConfig(source="amazon", domain="Toys", raw_dir=str(tmp_path), k_core=1,
                      cache_dir=str(tmp_path / "cache"))
-    load_prepared(cfg)
+    first = load_prepared(cfg)
     spills = lambda: sorted(p.name for p in (tmp_path / "cache" / "prep").iterdir())  # noqa: E731
     assert len(spills()) == 2
-    load_prepared(cfg)
-    assert len(spills()) == 2  # reused
+    with monkeypatch.context() as m:  # reused: the JSON is not read again
+        m.setattr(batches, "read_batches", lambda *a, **k: pytest.fail("read the JSON again"))
+        assert_same_prepared(load_prepared(cfg), first)
+    assert len(spills()) == 2
     cut = load_prepared(DataConfig(**{**cfg.__dict__, "max_review_chars": 2}))
     assert len(spills()) == 3 and set(cut.interactions["review_title"].str.len()) <= {0, 1, 2}
     path = raw / "review_categories" / "Toys.jsonl"

@@ -79,7 +79,7 @@ def spill_file(path: Path, reader: batches.Reader, key_columns: dict[str, str],
                               else batches.hash_ids(table[column]))
                     outs[stem].write(np.ascontiguousarray(values, _key_dtype(stem)).tobytes())
     for stem, file in key_files.items():
-        os.replace(file.with_name(file.name + ".part"), file)
+        os.replace(_part(file), file)
     # Written last: a spill without its report is unfinished and is read again.
     write_json(done, {"rows_in": report.rows_in, "rows_out": report.rows_out,
                       "dropped": report.dropped, "file": str(path), "settings": settings})
@@ -283,15 +283,19 @@ def _key(path: Path, settings: dict) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _part(file: Path) -> Path:
+    """The file being written; the process id keeps two processes spilling one file apart."""
+    return file.with_name(f".{file.name}.{os.getpid()}.part")
+
+
 class _open_all:
-    """Open "<file>.part" for each key file; closed (not renamed) when the block ends."""
+    """Open the _part of each key file; closed (not renamed) when the block ends."""
 
     def __init__(self, files: dict[str, Path]):
         self.files = files
 
     def __enter__(self) -> dict:
-        self.outs = {stem: open(file.with_name(file.name + ".part"), "wb")
-                     for stem, file in self.files.items()}
+        self.outs = {stem: open(_part(file), "wb") for stem, file in self.files.items()}
         return self.outs
 
     def __exit__(self, *exc) -> None:
