@@ -14,6 +14,8 @@ Every function takes the same keywords, so one dict serves them all:
 - mean history: the query is the mean of the history item vectors, renormalised.
 - raw history text: the history's titles as text ("Purchased: A; B; C", most recent last),
   embedded as a query: the paper's "raw history" baseline.
+- SASRec (:func:`sasrec`, eval.id_baseline): an ID-based sequential model trained on the
+  training interactions, NOT zero-shot; a reference row, not in run_baselines.
 
 Users with no usable history (empty, or no item in the catalogue) get a zero query: every item ties at score 0 and, since ties count
 against the target, the target ranks last. They are counted in the summary
@@ -131,6 +133,22 @@ def raw_history_text(examples: pd.DataFrame, *, items: pd.DataFrame, item_index:
                           embedder=embedder, ks=ks, exclude_history=exclude_history, batch_size=batch_size)
 
 
+
+SASREC_NAME = "SASRec (ID-based, not zero-shot)"
+
+
+def sasrec(examples: pd.DataFrame, *, item_index: Mapping[str, int], train_interactions: pd.DataFrame,
+           ks: Sequence[int] = DEFAULT_KS, exclude_history: bool = False, batch_size: int = 1024,
+           settings=None, name: str = SASREC_NAME, **_unused) -> MethodResult:
+    """The ID-based reference (bluekit.sasrec): SASRec trained on the split's TRAINING
+    interactions, every user's, then each example's history scores every item. Not zero-shot:
+    it has seen these users' histories and learns one vector per item id (no text)."""
+    from bluekit.sasrec import sasrec_scores, train_sasrec
+
+    model = train_sasrec(train_interactions, item_index, settings)
+    scores = sasrec_scores(model, examples["history"].tolist(), item_index)
+    return _score_based(name, lambda rows: scores[rows], examples, item_index, ks, exclude_history,
+                        batch_size)
 
 
 def run_baselines(examples: pd.DataFrame, items: pd.DataFrame, item_index: Mapping[str, int],

@@ -182,6 +182,10 @@ class EvalConfig:
     users: str = "held_out"  # held_out (zero-shot) | all: every user of the domain, training users too
     batch_size: int = 1024  # users ranked per block in full-ranking evaluation (memory vs speed)
     out_dir: str = "runs/demo"
+    # The ID-based reference row: SASRec trained on the split's training interactions (NOT
+    # zero-shot; bluekit.sasrec), with SASRecSettings keywords under `sasrec:`.
+    id_baseline: bool = False
+    sasrec: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.users not in ("held_out", "all"):

@@ -74,13 +74,18 @@ def _eval_kwargs(ws: Workspace) -> dict:
 
 
 def baseline_results(ws: Workspace, with_ceiling: bool = True) -> list:
-    """The five baselines on the held-out test users, plus the demo world's ceiling when known."""
+    """The five baselines on the held-out test users, SASRec when eval.id_baseline, plus the demo
+    world's ceiling when known."""
     from bluekit import baselines
     from bluekit.evaluate import evaluate_texts
 
     kw = _eval_kwargs(ws)
     results = baselines.run_baselines(ws.test_examples, train_interactions=ws.prepared.splits.train,
                                       **kw)
+    if ws.cfg.eval.id_baseline:  # the ID-based reference row, trained here (not zero-shot)
+        from bluekit.sasrec import SASRecSettings
+        results.append(baselines.sasrec(ws.test_examples, train_interactions=ws.prepared.splits.train,
+                                        settings=SASRecSettings.from_dict(ws.cfg.eval.sasrec), **kw))
     if with_ceiling and ws.cfg.data.source == "demo":
         from bluekit.data import synth
         ceiling = synth.ceiling_profiles(ws.cfg.data.demo_dir, ws.cfg.data.domain)
