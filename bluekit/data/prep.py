@@ -261,11 +261,11 @@ def prepare(domain: Domain, data_cfg) -> Prepared:
     same steps on files of any size (load_prepared uses it).
     """
     reports = list(domain.reports)
-    interactions = dedupe(domain.interactions, _step(reports, "dedupe"))
+    interactions = dedupe(domain.interactions, add_report(reports, "dedupe"))
     interactions = drop_items_without_metadata(interactions, domain.items,
-                                               _step(reports, "drop items without metadata"))
+                                               add_report(reports, "drop items without metadata"))
     interactions = k_core(interactions, data_cfg.k_core,
-                          _step(reports, f"k_core(k={data_cfg.k_core})"))
+                          add_report(reports, f"k_core(k={data_cfg.k_core})"))
     return finish(domain.name, interactions, domain.items, data_cfg, reports)
 
 
@@ -278,7 +278,7 @@ def finish(name: str, interactions: pd.DataFrame, items: pd.DataFrame, data_cfg,
     streaming prep); splits: given splits (the official files) instead of data_cfg.split.
     """
     reports = list(reports)
-    item_report = _step(reports, "items kept (with interactions left)")
+    item_report = add_report(reports, "items kept (with interactions left)")
     items = items.drop_duplicates("item_id", keep="first")
     item_report.rows_in = len(items) if n_metadata_items is None else n_metadata_items
     # isin on the distinct ids: pandas' string isin costs per value looked up
@@ -299,10 +299,10 @@ def finish(name: str, interactions: pd.DataFrame, items: pd.DataFrame, data_cfg,
 
 def _configured_split(interactions: pd.DataFrame, data_cfg, reports: list[LoadReport]) -> Splits:
     if data_cfg.split == "last_out":
-        return split_last_out(interactions, data_cfg.max_history, _step(reports, "split last_out"))
+        return split_last_out(interactions, data_cfg.max_history, add_report(reports, "split last_out"))
     if data_cfg.split == "timestamp":
         return split_timestamp(interactions, data_cfg.timestamp_cuts, data_cfg.max_history,
-                               _step(reports, "split timestamp"))
+                               add_report(reports, "split timestamp"))
     raise ValueError(f"data.split must be 'last_out' or 'timestamp', got {data_cfg.split!r}")
 
 
@@ -372,7 +372,8 @@ def validation_users(prepared: Prepared, cfg) -> list[str]:
 # ---- helpers ----
 
 
-def _step(reports: list[LoadReport], name: str) -> LoadReport:
+def add_report(reports: list[LoadReport], name: str) -> LoadReport:
+    """A new report for the step `name`, appended to `reports`."""
     reports.append(LoadReport(name))
     return reports[-1]
 

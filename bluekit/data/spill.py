@@ -1,13 +1,13 @@
 """Prepare a category of any size in bounded memory: read once into Parquet, filter on integers.
 
-    reviews = spill_file(path, amazon.review_reader(1000), REVIEW_KEYS, report, "data/cache", settings)
-    prepared = prepare_files("Clothing", reviews, meta, data_cfg)   # (bluekit.data.load_prepared)
+    reviews = spill_file(path, amazon.review_reader(1000), REVIEW_KEYS, report, "data/cache", {})
+    prepared = prepare_files("Clothing", reviews, meta, data_cfg)  # as bluekit.data.load_prepared
 
 1. Each file is read in batches (bluekit.data.batches) and spilled to Parquet under
    {data.cache_dir}/prep/, keyed by the file (path, size, modification time) and the reader's
    settings; a second run reads the spill instead of the JSON. Beside the Parquet go 64-bit
    keys of the user and item ids and the timestamps, as flat binary files.
-2. Dedupe, the metadata filter and the k-core run on those integers (about 30 bytes a review
+2. Dedupe, the metadata filter and the k-core run on those integers (about 40 bytes a review
    at their peak), never on the raw rows.
 3. Only the rows that survive are read back from Parquet into the frames prep.finish splits,
    so memory follows the size of the k-core, not the size of the file.
@@ -16,6 +16,7 @@ The steps and their reports are the in-memory prep.prepare's, row for row (tests
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -94,11 +95,7 @@ def prepare_files(name: str, reviews: Spill, meta: Spill, data_cfg,
     k-core and the configured split: the interactions kept are those of their users and items.
     """
     reports = [reviews.report, meta.report]
-
-    def step(title: str) -> LoadReport:
-        reports.append(LoadReport(title))
-        return reports[-1]
-
+    step = functools.partial(prep.add_report, reports)
     users, user_keys = _dense_codes(reviews.keys("user"))
     items, item_keys = _dense_codes(reviews.keys("item"))
     keep = _dedupe(users, items, len(item_keys), reviews, step("dedupe"))
