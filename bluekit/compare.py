@@ -104,11 +104,13 @@ def train_and_evaluate(config_path: str | Path) -> None:
 
 
 def without_budget(cfg: Config) -> Config:
-    """The config with its budget (steps, minutes, curve points) blanked: two configs equal
-    under it are one run trained for different lengths."""
+    """The config with its budget (steps, minutes, curve points) and its folder blanked: two
+    configs equal under it are one run trained for different lengths (a run folder copied or
+    moved to another study resumes too)."""
     import dataclasses
     grpo = {k: v for k, v in cfg.train.grpo.items() if k != "max_steps"}
-    train = dataclasses.replace(cfg.train, max_minutes=None, save_adapter_at=[], grpo=grpo)
+    train = dataclasses.replace(cfg.train, max_minutes=None, save_adapter_at=[], grpo=grpo,
+                                output_dir="")
     return dataclasses.replace(cfg, train=train)
 
 

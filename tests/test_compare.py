@@ -48,6 +48,13 @@ def test_compare_trains_evaluates_tabulates_and_resumes(tmp_path):
     smoke_dir = out / "smoke" / "seed-0"
     assert json.loads((smoke_dir / "run.json").read_text())["resumed_from"].endswith("checkpoint-3")
     assert sorted(longer.loc[longer["seed"] == 0, "step"]) == [2, 4]
+    # ... also when its folder was copied into another study, with other curve points.
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(smoke_dir, copy / "smoke" / "seed-0")
+    shutil.copy(out / "reference.json", copy / "reference.json")
+    compare(["smoke"], copy, steps=5, seeds=[0], eval_at=[2, 3])
+    assert json.loads((copy / "smoke" / "seed-0" / "run.json").read_text())["resumed_from"].endswith("checkpoint-4")
     before = stamps()
 
     # A changed configuration retrains that configuration only.
