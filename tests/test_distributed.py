@@ -54,7 +54,9 @@ def test_one_process_map_split_is_a_plain_call():
 
 
 def test_accelerate_launch_trains_grpo_on_two_processes_and_saves_one_adapter(tmp_path):
-    sets = [a for s in smoke_settings(tmp_path) + ["train.full_finetune=false"] for a in ("--set", s)]
+    # A time budget that never runs out: every step the processes agree on whether to stop.
+    settings = smoke_settings(tmp_path) + ["train.full_finetune=false", "train.max_minutes=60"]
+    sets = [a for s in settings for a in ("--set", s)]
     done = launch("-m", "bluekit", "train", "--config", "smoke", *sets)
     run = tmp_path / "run"
     steps = json.loads((run / "run.json").read_text())
