@@ -153,6 +153,8 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
 def _field_default(config_cls, name: str) -> Any:
     if config_cls is None:
         from trl import GRPOConfig as config_cls
+    if not dataclasses.is_dataclass(config_cls):
+        return None
     return {f.name: f.default for f in dataclasses.fields(config_cls)}.get(name)
 
 
