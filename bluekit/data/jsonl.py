@@ -1,7 +1,9 @@
 """Read JSON-lines files (plain or .gz) into column lists, with errors that name file and line.
 
-Both dataset readers (amazon.py, google_local.py) use this one loop, so malformed lines,
-missing fields and lenient mode behave the same everywhere:
+This per-line loop is the reference of both dataset readers (amazon.py, google_local.py):
+bluekit.data.batches lets pyarrow parse blocks of lines and hands every line it cannot vouch
+for to parse_objects / parse_rows here, so malformed lines, missing fields and lenient mode
+behave the same everywhere:
 
 - a line that is not a JSON object raises DataError("<file>, line N: malformed JSON ...");
   with lenient=True it is skipped and counted as "malformed json" in the LoadReport;
