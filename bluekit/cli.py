@@ -183,7 +183,8 @@ def cmd_qa(args) -> None:
     cfg = _config(args)
     _run_folder(args.run)
     ws = pipeline.workspace(cfg)
-    table, results = qa.qa(ws, args.run, n_users=args.users, num_choices=args.choices)
+    table, results = qa.qa(ws, args.run, n_users=args.users, num_choices=args.choices,
+                           contexts=args.contexts, progress=True)
     stem = qa.save_qa(table, results, Path(cfg.eval.out_dir) / "qa")
     print(qa.format_qa_table(table).to_string())
     print(f"chance (multiple choice): {table.attrs['chance']:.3f}; reader above chance given the "
@@ -300,6 +301,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--run", default=None, help="trained run folder (omit: no trained-profile row)")
     p.add_argument("--users", type=int, default=None, help="the first N held-out users (default all)")
     p.add_argument("--choices", type=int, default=4, help="options per question (K)")
+    p.add_argument("--contexts", nargs="+", metavar="WORD",
+                   help="only the contexts whose name contains a word: ceiling, 'no context', raw, profile")
     p.set_defaults(func=cmd_qa)
     p = sub.add_parser("publish", help="copy a finished run's adapter and logs to data/pretrained/")
     p.add_argument("run", help="training run folder, e.g. runs/cpu-long/cpu-long/seed-0")

@@ -142,10 +142,15 @@ def qa_result(name: str, examples: pd.DataFrame, answers: Sequence[int] | None =
 
 
 def qa(ws, run_dir: str | Path | None = None, n_users: int | None = None, num_choices: int = 4,
-       reader=None, seed: int = 0, batch_size: int = 16) -> tuple[pd.DataFrame, list]:
+       reader=None, seed: int = 0, batch_size: int = 16, contexts: Sequence[str] | None = None,
+       progress: bool = False) -> tuple[pd.DataFrame, list]:
     """The QA table and its results on the first `n_users` held-out users (all by default): each
     context read by `reader` (model, tokenizer; default the frozen base profiler, pipeline.base_reader),
-    then the rating baselines. See the module doc."""
+    then the rating baselines. See the module doc. `contexts` keeps only the contexts whose name
+    contains one of these words (e.g. ["ceiling", "profile"]): the reader's cost grows with the
+    context's length, and raw history of 20 titles is the longest by far. `progress` prints each
+    context's accuracies and seconds as it finishes."""
+    import time
     from bluekit import pipeline
     from bluekit.quiz import option_scores, quiz_questions
 
@@ -158,10 +163,16 @@ def qa(ws, run_dir: str | Path | None = None, n_users: int | None = None, num_ch
     target_titles = [item_titles.get(str(i), "") for i in examples.item_id]
     results = []
     for name, texts in qa_contexts(ws, run_dir, examples).items():
+        if contexts and not any(word.lower() in name.lower() for word in contexts):
+            continue
+        start = time.perf_counter()
         scores = {form: option_scores(texts, choices, model, tokenizer, form, batch_size) for form in FORMS}
         ratings = None if name == CEILING else expected_ratings(
             rating_logits(texts, target_titles, model, tokenizer, batch_size))
         results.append(qa_result(name, examples, answers, scores, ratings))
+        if progress:
+            shown = {k: round(v, 3) for k, v in results[-1].summary.items() if k != "n"}
+            print(f"qa: {name}: {len(examples)} users, {time.perf_counter() - start:.0f} s, {shown}", flush=True)
     for name, predicted in rating_baselines(ws.prepared, examples).items():
         results.append(qa_result(name, examples, predicted_rating=predicted))
     return qa_table(results, num_choices), results

@@ -104,3 +104,5 @@ def test_qa_end_to_end_on_the_tiny_reader(ws, tiny_lm):
     assert table.loc[qa.NO_CONTEXT, "mcq_likelihood"] == pytest.approx(0.25)  # PMI 0 -> A, rotated answers
     assert table[["mcq_letter", "mcq_likelihood"]].iloc[:5].notna().all().all()
     assert table["rating_mae"].drop(qa.CEILING).notna().all() and pd.isna(table.loc[qa.CEILING, "rating_mae"])
+    some, _ = qa.qa(ws, None, n_users=4, reader=tiny_lm, contexts=["ceiling", "PROFILE"])
+    assert list(some.index) == [qa.UNTRAINED, qa.CEILING, qa.GLOBAL_MEAN, qa.USER_MEAN]
