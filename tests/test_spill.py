@@ -9,9 +9,15 @@ import pyarrow as pa
 import pytest
 
 from bluekit.config import DataConfig
-from bluekit.data import amazon, batches, google_local, jsonl, load_prepared, prep
+from bluekit.data import amazon, batches, google_local, jsonl, load_prepared, prep, spill
 from bluekit.data.schema import (INTERACTION_COLUMNS, ITEM_COLUMNS, DataError, Domain,
                                  LoadReport)
+
+
+@pytest.fixture(autouse=True)
+def always_spill(monkeypatch):
+    """The files here are small: spill them anyway (load_prepared keeps small ones in memory)."""
+    monkeypatch.setattr(spill, "MIN_BYTES", 0)
 
 
 def per_line_domain(cfg) -> Domain:
@@ -291,3 +297,12 @@ def test_official_split_files_must_come_in_threes(tmp_path):
     with pytest.raises(DataError, match=r"last_out_w_his: the official last_out split of Toys "
                                         r"lacks its valid file.*download amazon Toys --splits"):
         load_prepared(cfg)
+
+
+def test_small_files_are_prepared_in_memory_without_a_spill(tmp_path, monkeypatch):
+    amazon_files(tmp_path, *toy_world())
+    cfg = DataConfig(source="amazon", domain="Toys", raw_dir=str(tmp_path), k_core=1,
+                     cache_dir=str(tmp_path / "cache"))
+    monkeypatch.setattr(spill, "MIN_BYTES", 1 << 20)
+    assert_same_prepared(load_prepared(cfg), prep.prepare(per_line_domain(cfg), cfg))
+    assert not (tmp_path / "cache").exists()

@@ -40,14 +40,19 @@ def load_prepared(data_cfg) -> Prepared:
     """The prepared domain, through Parquet spills in data_cfg.cache_dir (bluekit.data.spill).
 
     The same steps and result as prepare(load_domain(data_cfg), data_cfg), in memory bounded
-    by the k-core rather than the file. Amazon categories whose official benchmark split files
-    are present (data_cfg.official_splits, the folder of data_cfg.split) use those splits.
+    by the k-core rather than the file (a reviews file under spill.MIN_BYTES is simply prepared
+    in memory). Amazon categories whose official benchmark split files are present
+    (data_cfg.official_splits, the folder of data_cfg.split) use those splits.
     """
     module, root, domain = _where(data_cfg)
     if module is amazon:
         domain, review_path, meta_path = amazon.find_files(root, domain)
     else:
         review_path, meta_path = google_local.find_files(root, domain)
+    files = (amazon.benchmark_files(root, domain, data_cfg.split)
+             if module is amazon and data_cfg.official_splits else None)
+    if not files and review_path.stat().st_size < spill.MIN_BYTES:  # small: no spill needed
+        return prepare(load_domain(data_cfg), data_cfg)
     kind = "amazon" if module is amazon else "google_local"
     lenient, cap = data_cfg.lenient, data_cfg.max_review_chars
     review_report = LoadReport(f"{kind} reviews {review_path.name}")
@@ -60,8 +65,6 @@ def load_prepared(data_cfg) -> Prepared:
                             meta_report, data_cfg.cache_dir,
                             {"reader": f"{kind} metadata", "lenient": lenient}, lenient)
     official = None
-    files = (amazon.benchmark_files(root, domain, data_cfg.split)
-             if module is amazon and data_cfg.official_splits else None)
     if files:
         official = {part: amazon.read_benchmark_csv(path) for part, path in files.items()}
     return spill.prepare_files(domain, reviews, meta, data_cfg, official)

@@ -34,6 +34,8 @@ from . import batches, jsonl, prep
 from .schema import DataError, LoadReport
 
 SPILL_VERSION = 1  # bump when what a spill holds changes: old spills are then ignored
+# Reviews files smaller than this are prepared in memory (same result; nothing left in the cache).
+MIN_BYTES = 32 * 1024 * 1024
 # The key files of each kind of spill: file stem -> column.
 REVIEW_KEYS = {"user": "user_id", "item": "item_id", "timestamp": "timestamp"}
 META_KEYS = {"item": "item_id"}
