@@ -21,6 +21,7 @@ help:
 	@echo "make bench     benchmarks that print throughput numbers"
 	@echo "make train-long  the long CPU run whose adapter is published in data/pretrained/cpu-long"
 	@echo "make train-langptune / train-rlpf   the paper table's LangPTune- and RLPF-style reference runs"
+	@echo "make paper-table  every method on every domain from the published runs (runs/paper-table/)"
 	@echo "make gpu-smoke   one NVIDIA GPU, offline: plain TRL vs Unsloth on gpu-small (docs/GPU.md)"
 	@echo "make gpu-smoke-dry / gpu-wheels / gpu-plan   the same on this CPU (CPU and GPU pins) / wheels for a bare GPU machine / its commands"
 
@@ -76,6 +77,13 @@ train-langptune train-rlpf: train-%: install
 	OMP_NUM_THREADS=1 $(PY) -m bluekit $(REF)
 	$(PY) -m bluekit publish runs/$*-cpu/$*-cpu/seed-0 $*-cpu --curve runs/$*-cpu/table.md \
 	  --command "OMP_NUM_THREADS=1 python -m bluekit $(REF)"
+
+# The paper table (issue 15): every method on every domain, read from the published runs in
+# data/pretrained/ (a missing one names the command that publishes it); trains nothing. At most
+# 20 minutes on 2 cores; PAPER_TABLE_ARGS="--users 100" for a quicker, smaller table.
+.PHONY: paper-table
+paper-table: install
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m bluekit paper-table --out runs/paper-table $(PAPER_TABLE_ARGS)
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

@@ -14,6 +14,7 @@
     python -m bluekit select runs/study/mine/seed-0   # its best readable step, on validation users
     python -m bluekit transfer data/pretrained/cpu-long --to Sports Books local   # zero-shot on other domains
     python -m bluekit qa --config cpu-demo --run data/pretrained/cpu-long --users 100   # profiles as QA context
+    python -m bluekit paper-table --out runs/paper-table --users 100   # every method x domain, published runs
 
 The kit's own errors (a config key, a data file, a download, a reward, a model) print one line
 and exit with status 2; `--debug` shows their traceback. Any other exception is a bug and keeps
@@ -192,6 +193,16 @@ def cmd_qa(args) -> None:
     print(f"written to {stem.with_suffix('.md')} (.csv, .json)")
 
 
+def cmd_paper_table(args) -> None:
+    from bluekit.paper_table import paper_table
+    from bluekit.study_table import markdown_table
+    result = paper_table(args.config, args.domains, users=args.users, qa_users=args.qa_users,
+                         out=args.out, overrides=_overrides(args.set))
+    print(markdown_table(result["table"].fillna("").reset_index()))
+    print("\n".join(f"- {note}" for note in result["notes"]))
+    print(f"written to {Path(args.out) / 'paper-table.md'} (.csv, .json) in {result['wall_s']:.0f} s")
+
+
 def cmd_publish(args) -> None:
     from bluekit.train import publish_run
     dest = publish_run(args.run, args.name, args.command, curve=args.curve)
@@ -304,6 +315,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--contexts", nargs="+", metavar="WORD",
                    help="only the contexts whose name contains a word: ceiling, 'no context', raw, profile")
     p.set_defaults(func=cmd_qa)
+    p = with_config(sub.add_parser("paper-table", help="every method on every domain from the published "
+                                   "runs: rank metrics with CIs, marks vs cpu-long, QA columns",
+                                   description=__import__("bluekit.paper_table").paper_table.__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter), default="cpu-long")
+    p.add_argument("--out", default="runs/paper-table", help="folder for paper-table.{csv,md,json}")
+    p.add_argument("--users", type=int, default=None, help="the first N evaluated users per domain (default all)")
+    p.add_argument("--qa-users", type=int, default=None, help="the QA's users (default: --users)")
+    p.add_argument("--domains", nargs="+", default=None, metavar="DOMAIN",
+                   help="the source first (default: Clothing Sports Books local)")
+    p.set_defaults(func=cmd_paper_table)
     p = sub.add_parser("publish", help="copy a finished run's adapter and logs to data/pretrained/")
     p.add_argument("run", help="training run folder, e.g. runs/cpu-long/cpu-long/seed-0")
     p.add_argument("name", help="published name, e.g. cpu-long")

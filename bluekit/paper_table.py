@@ -327,7 +327,7 @@ def qa_cells(ws, texts: Mapping[str, list[str]], rows: Sequence[Row], runs: Mapp
 
 # --------------------------------------------------------------------------- the table
 
-def paper_table(config: str | Path | dict = "cpu-long", domains: Sequence[str] = DOMAINS,
+def paper_table(config: str | Path | dict = "cpu-long", domains: Sequence[str] | None = DOMAINS,
                 users: int | None = None, qa_users: int | None = None, out: str | Path | None = None,
                 overrides: Mapping | None = None, rows: Sequence[Row] = ROWS, root: str | Path | None = None,
                 embedder=None, reader=None, num_choices: int = 4) -> dict:
@@ -338,6 +338,7 @@ def paper_table(config: str | Path | dict = "cpu-long", domains: Sequence[str] =
     from bluekit.transfer import source_users
 
     start = time.perf_counter()
+    domains = list(domains or DOMAINS)
     overrides = {**(overrides or {}), **({"eval.test_users": users} if users else {})}
     runs = published_runs(rows, root)
     drop = set().union(*(source_users(r) for r in dict.fromkeys(runs.values()) if not isinstance(r, str)))
