@@ -332,16 +332,17 @@ def _read_shard(path: Path, rows: np.ndarray) -> bool:
 
 def _encode_into(embedder: Embedder, texts: list[str], rows: np.ndarray, pool, bar) -> None:
     """Encode one shard into rows, moving the progress bar as blocks finish."""
-    block = len(texts) if pool is not None else max(embedder.batch_size * 16, 1)
+    block = len(texts) if pool is not None else max(getattr(embedder, "batch_size", 64) * 16, 1)
+    extra = {"pool": pool} if pool is not None else {}  # any embedder with encode_documents works
     for a in range(0, len(texts), block):
         rows[a:a + block] = embedder.encode_documents(texts[a:a + block], show_progress=False,
-                                                      pool=pool)
+                                                      **extra)
         bar.update(len(texts[a:a + block]))
 
 
 def _start_pool(embedder: Embedder, devices: list[str] | None):
     """A sentence-transformers pool on `devices` (or on every GPU when there are several)."""
-    if devices is None and str(embedder.device).startswith("cuda"):
+    if devices is None and str(getattr(embedder, "device", "cpu")).startswith("cuda"):
         import torch
         if torch.cuda.device_count() > 1:
             devices = [f"cuda:{i}" for i in range(torch.cuda.device_count())]
