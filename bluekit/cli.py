@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
                                    formatter_class=argparse.RawDescriptionHelpFormatter), default="cpu-long")
     p.add_argument("--out", default="runs/paper-table", help="folder for paper-table.{csv,md,json}")
     p.add_argument("--users", type=int, default=None, help="the first N evaluated users per domain (default all)")
-    p.add_argument("--qa-users", type=int, default=None, help="the QA's users (default: --users)")
+    p.add_argument("--qa-users", type=int, default=None, help="the QA's users (default 48, or --users when fewer)")
     p.add_argument("--domains", nargs="+", default=None, metavar="DOMAIN",
                    help="the source first (default: Clothing Sports Books local)")
     p.set_defaults(func=cmd_paper_table)

@@ -33,7 +33,8 @@ Protocol, stated in every output:
 - QA (bluekit.qa, source domain): next-item choice among K options read from each option title's
   PMI under the context (the "likelihood" form: the offline 135M reader answers the letter form
   "A" almost always), and the reader's expected rating of the held-out item (MAE, lower is
-  better), each row's text as the reader's context. Rows without text (SASRec) say n/a.
+  better), each row's text as the reader's context, on the first QA_USERS (48) evaluated users by
+  default: the reader is the table's largest cost. Rows without text (SASRec) say n/a.
 
 Expensive parts are cached: profiles per (run, domain) by bluekit.pipeline, item vectors per
 embedder, SASRec's per-user results and each QA context's reader outputs under
@@ -57,6 +58,10 @@ METRICS = ("recall@10", "ndcg@10", "mrr")
 SHORT = {"recall@10": "R@10", "ndcg@10": "N@10", "mrr": "MRR"}
 QA_METRICS = {"mcq_likelihood": "QA next-item choice (acc.)", "rating_abs_error": "QA rating MAE"}
 ALPHA = 0.05
+# The QA reads every row's text with a 135M reader, the table's largest cost: about 25 CPU-minutes
+# per 100 users for six contexts (bluekit.qa, commit ac35d31), so by default it reads the first 48
+# users (a multiple of K = 4: the rotated answers stay balanced); --qa-users changes it.
+QA_USERS = 48
 UP, DOWN = "▲", "▼"
 
 
@@ -332,7 +337,8 @@ def paper_table(config: str | Path | dict = "cpu-long", domains: Sequence[str] |
                 overrides: Mapping | None = None, rows: Sequence[Row] = ROWS, root: str | Path | None = None,
                 embedder=None, reader=None, num_choices: int = 4) -> dict:
     """The table (see the module doc). domains[0] is the source (SASRec and QA columns); `users`
-    caps each domain's evaluated users (eval.test_users), `qa_users` the QA's (default: the same).
+    caps each domain's evaluated users (eval.test_users), `qa_users` the QA's (default: QA_USERS,
+    or `users` when fewer).
     Returns {"table": wide DataFrame, "long": every number, "notes": [...], "wall_s"}; with `out`,
     writes out/paper-table.csv (every number), .md (the table and its notes) and .json (both)."""
     from bluekit.transfer import source_users
@@ -356,8 +362,8 @@ def paper_table(config: str | Path | dict = "cpu-long", domains: Sequence[str] |
     long, wide = assemble(cells, labels, columns, rows_label(rows, REFERENCE))
     long.insert(0, "kind", "ranking")
     qa_column = f"QA on {columns[0].split(' ')[0]}"
-    qa_by_row, qa_baselines = qa_cells(source_ws, source_texts, rows, runs, qa_users or users, qa_column,
-                                       num_choices, reader)
+    qa_n = qa_users or min(users or QA_USERS, QA_USERS)
+    qa_by_row, qa_baselines = qa_cells(source_ws, source_texts, rows, runs, qa_n, qa_column, num_choices, reader)
     for metric, title in QA_METRICS.items():
         qa_long, qa_wide = assemble(qa_by_row, labels, [qa_column], rows_label(rows, REFERENCE),
                                     metrics=(metric,), test_metric=metric,
