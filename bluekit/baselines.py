@@ -139,13 +139,15 @@ SASREC_NAME = "SASRec (ID-based, not zero-shot)"
 
 def sasrec(examples: pd.DataFrame, *, item_index: Mapping[str, int], train_interactions: pd.DataFrame,
            ks: Sequence[int] = DEFAULT_KS, exclude_history: bool = False, batch_size: int = 1024,
-           settings=None, name: str = SASREC_NAME, **_unused) -> MethodResult:
+           settings=None, valid_examples: pd.DataFrame | None = None, name: str = SASREC_NAME,
+           **_unused) -> MethodResult:
     """The ID-based reference (bluekit.sasrec): SASRec trained on the split's TRAINING
-    interactions, every user's, then each example's history scores every item. Not zero-shot:
-    it has seen these users' histories and learns one vector per item id (no text)."""
+    interactions, every user's (stopped on valid_examples' MRR when given), then each example's
+    history scores every item. Not zero-shot: it has seen these users' histories and learns one
+    vector per item id (no text)."""
     from bluekit.sasrec import sasrec_scores, train_sasrec
 
-    model = train_sasrec(train_interactions, item_index, settings)
+    model = train_sasrec(train_interactions, item_index, settings, valid_examples)
     scores = sasrec_scores(model, examples["history"].tolist(), item_index)
     return _score_based(name, lambda rows: scores[rows], examples, item_index, ks, exclude_history,
                         batch_size)

@@ -6,6 +6,7 @@
     python -m bluekit baselines --config cpu-demo
     python -m bluekit train --config cpu-demo --set train.grpo.max_steps=20
     python -m bluekit evaluate --config cpu-demo --run runs/demo/train
+    python -m bluekit frozen-vs-tuned runs/tuned     # a run trained with embed.trainable: true
     python -m bluekit publish runs/cpu-long/cpu-long/seed-0 cpu-long   # what `make train-long` ends with
     python -m bluekit compare cpu-demo mine=my_run.yaml --steps 150 --seeds 0 1 2  # a study
     python -m bluekit table runs/study --vs cpu-demo      # its tables so far (trains nothing)
@@ -119,6 +120,21 @@ def cmd_evaluate(args) -> None:
     print(table[rank].to_string())
     print("\nreadability (95% CI; p: paired Wilcoxon against the untrained profiler):")
     print(format_readability_table(readability_table(results)).to_string())
+
+
+def cmd_frozen_vs_tuned(args) -> None:
+    from bluekit import pipeline
+    from bluekit.config import load_config
+    from bluekit.embedder_training import frozen_vs_tuned
+    _run_folder(args.run)
+    ws = pipeline.workspace(load_config(Path(args.run) / "config.yaml"))  # the frozen embedder
+    results, tests = frozen_vs_tuned(ws, args.run)
+    out = Path(args.out or args.run) / "frozen-vs-tuned"
+    print(pipeline.save_table(results, out).to_string())
+    tests.to_csv(out.with_name("frozen-vs-tuned-tests.csv"), index=False)
+    print(tests[["texts", "metric", "mean_a", "mean_b", "mean_diff", "ci_low", "ci_high", "p_value", "n"]]
+          .rename(columns={"mean_a": "frozen", "mean_b": "tuned", "mean_diff": "frozen-tuned"})
+          .to_string(index=False))  # the CI is of frozen - tuned (paired bootstrap)
 
 
 def cmd_compare(args) -> None:
@@ -258,6 +274,11 @@ def main(argv: list[str] | None = None) -> None:
     p = with_config(sub.add_parser("evaluate", help="evaluate untrained vs trained profiles"))
     p.add_argument("--run", default=None, help="training run folder (default: train.output_dir)")
     p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("frozen-vs-tuned", help="held-out users under the frozen and a run's tuned "
+                       "embedder (embed.trainable), with paired tests")
+    p.add_argument("run", help="a run folder trained with embed.trainable: true")
+    p.add_argument("--out", default=None, help="folder for the tables (default: the run folder)")
+    p.set_defaults(func=cmd_frozen_vs_tuned)
     p = sub.add_parser("compare", help="train and evaluate configurations under one budget",
                        description=__import__("bluekit.compare").compare.__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)

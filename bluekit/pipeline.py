@@ -85,6 +85,7 @@ def baseline_results(ws: Workspace, with_ceiling: bool = True) -> list:
     if ws.cfg.eval.id_baseline:  # the ID-based reference row, trained here (not zero-shot)
         from bluekit.sasrec import SASRecSettings
         results.append(baselines.sasrec(ws.test_examples, train_interactions=ws.prepared.splits.train,
+                                        valid_examples=ws.prepared.splits.valid,
                                         settings=SASRecSettings.from_dict(ws.cfg.eval.sasrec), **kw))
     if with_ceiling and ws.cfg.data.source == "demo":
         from bluekit.data import synth

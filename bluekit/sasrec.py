@@ -46,7 +46,9 @@ class SASRecSettings:
     blocks: int = 2
     heads: int = 1
     dropout: float = 0.2
-    epochs: int = 100
+    epochs: int = 200  # at most: with validation examples it stops when their MRR stops rising
+    check_every: int = 5  # epochs between validation checks
+    patience: int = 3  # checks without a better validation MRR before it stops
     batch_size: int = 128
     lr: float = 1e-3
     loss: str = "ce"  # ce | bce
@@ -117,9 +119,13 @@ def _padded(seqs: Sequence[Sequence[int]], length: int) -> torch.Tensor:
 
 
 def train_sasrec(train_interactions: pd.DataFrame, item_index: Mapping[str, int],
-                 settings: SASRecSettings | None = None) -> SASRec:
+                 settings: SASRecSettings | None = None, valid_examples: pd.DataFrame | None = None
+                 ) -> SASRec:
     """Train on every user's training sequence (its last max_len + 1 items: inputs s[:-1],
-    targets s[1:], as the paper's code does). Returns the model in eval mode."""
+    targets s[1:], as the paper's code does). With valid_examples (the split's validation
+    examples: history, item_id) the weights with the best validation MRR are kept and training
+    stops after `patience` checks without a better one, as the paper does; else it runs all
+    `epochs`. Returns the model in eval mode."""
     s = settings or SASRecSettings()
     torch.manual_seed(s.seed)
     seqs = [seq[-(s.max_len + 1):] for seq in user_sequences(train_interactions, item_index)]
@@ -131,8 +137,9 @@ def train_sasrec(train_interactions: pd.DataFrame, item_index: Mapping[str, int]
     model = SASRec(n_items, s)
     optimizer = torch.optim.Adam(model.parameters(), lr=s.lr, betas=(0.9, 0.98))
     generator = torch.Generator().manual_seed(s.seed)
-    model.train()
-    for _ in range(s.epochs):
+    best, best_state, waited = -1.0, None, 0
+    for epoch in range(1, s.epochs + 1):
+        model.train()
         for batch in torch.randperm(len(seqs), generator=generator).split(s.batch_size):
             hidden, target = model(inputs[batch]), targets[batch]
             real = target > 0
@@ -147,7 +154,28 @@ def train_sasrec(train_interactions: pd.DataFrame, item_index: Mapping[str, int]
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+        if valid_examples is not None and len(valid_examples) and epoch % s.check_every == 0:
+            score = _mrr(model.eval(), valid_examples, item_index)
+            if score > best:
+                best, waited = score, 0
+                best_state = {k: v.clone() for k, v in model.state_dict().items()}
+            else:
+                waited += 1
+                if waited >= s.patience:
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
     return model.eval()
+
+
+def _mrr(model: "SASRec", examples: pd.DataFrame, item_index: Mapping[str, int]) -> float:
+    """Mean reciprocal rank of the examples' targets (ties count against them)."""
+    scores = sasrec_scores(model, examples["history"].tolist(), item_index)
+    target = np.array([item_index.get(i, -1) for i in examples["item_id"]])
+    known = target >= 0
+    own = scores[known, target[known]]
+    ranks = (scores[known] >= own[:, None]).sum(axis=1)
+    return float(np.sum(1.0 / ranks) / len(target))
 
 
 @torch.no_grad()

@@ -40,7 +40,7 @@ def test_the_symmetric_option_is_the_librarys_two_direction_loss(embedder):
     assert symmetric.directions == ("query_to_doc", "doc_to_query") and symmetric.scale == 10.0
 
 
-def test_grpo_with_embedder_rounds(tmp_path, ws):
+def test_grpo_with_embedder_rounds(tmp_path, ws, capsys):
     from bluekit.train import prepare_training, run_training, make_trainer, load_metrics
 
     cfg = load_config("smoke", {"train.output_dir": str(tmp_path / "run"), "embed.trainable": True,
@@ -65,3 +65,11 @@ def test_grpo_with_embedder_rounds(tmp_path, ws):
     assert len(results) == 6 and set(tests["texts"]) == {"trained profiler", "untrained profiler",
                                                          "raw history text"}
     assert (tests["n"] == len(ws.test_examples)).all()  # the same users under both embedders
+    frozen = next(r for r in results if r.name == "trained profiler | frozen embedder")
+    tuned_result = next(r for r in results if r.name == "trained profiler | tuned embedder")
+    assert frozen.per_user["rank"].tolist() != tuned_result.per_user["rank"].tolist()
+
+    from bluekit import cli
+    cli.main(["frozen-vs-tuned", str(setup.output_dir)])
+    assert "frozen embedder" in capsys.readouterr().out
+    assert (setup.output_dir / "frozen-vs-tuned-tests.csv").exists()
