@@ -187,13 +187,24 @@ def items_frame(columns: dict[str, list] | pa.Table) -> pd.DataFrame:
     return frame[ITEM_COLUMNS]
 
 
+_STR = pd.Series([], dtype=str).dtype  # pandas' default string dtype
+
+
 def _column_values(columns: dict[str, list] | pa.Table) -> dict[str, Sequence]:
     if not isinstance(columns, pa.Table):
         return columns
-    # Lists stay Python lists (as the per-line reader makes them); the rest become numpy arrays.
-    return {name: (column.to_pylist() if pa.types.is_list(column.type)
-                   else column.to_numpy(zero_copy_only=False))
-            for name, column in zip(columns.column_names, columns.columns)}
+    # Strings go straight into pandas' Arrow-backed str dtype (no Python string per value: the
+    # streaming prep's frames stay compact); lists become Python lists, as the per-line reader
+    # makes them; numbers become numpy arrays.
+    values = {}
+    for name, column in zip(columns.column_names, columns.columns):
+        if pa.types.is_string(column.type):
+            values[name] = column.to_pandas(types_mapper={pa.string(): _STR}.get)
+        elif pa.types.is_list(column.type):
+            values[name] = column.to_pylist()
+        else:
+            values[name] = column.to_numpy()
+    return values
 
 
 def drop_duplicate_items(items: pd.DataFrame, report: LoadReport) -> pd.DataFrame:
