@@ -7,6 +7,10 @@
   3. re-embedding the whole catalogue with the new weights.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_embedder_round.py --users 64
+
+With --users 0 every training user is profiled, and --evaluate then ranks the held-out users'
+untrained profiles under the frozen and the once-tuned embedder (paired tests): what one round
+on the untrained profiler's own profiles does, before any GRPO.
 """
 from __future__ import annotations
 
@@ -26,7 +30,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="cpu-demo")
-    parser.add_argument("--users", type=int, default=64, help="training users profiled (timed)")
+    parser.add_argument("--users", type=int, default=64, help="training users profiled (timed; 0 = all)")
+    parser.add_argument("--evaluate", action="store_true", help="frozen vs tuned on held-out users")
     args = parser.parse_args(argv)
 
     import copy
@@ -45,7 +50,7 @@ def main(argv=None) -> None:
     ws = pipeline.workspace(cfg)
     model, tok = load_profiler(cfg.profiler)
     rows = build_train_dataset(ws.prepared, ws.train_users, cfg, tok).to_list()
-    timed = rows[: args.users]
+    timed = rows[: args.users] if args.users else rows
     start, cpu = time.perf_counter(), time.process_time()
     texts = profiler.generate_profiles(model, tok, [r["prompt"] for r in timed],
                                        max_new_tokens=cfg.train.grpo["max_completion_length"],
@@ -83,6 +88,17 @@ def main(argv=None) -> None:
     print(f"  round: {total:.1f} / {total_cpu:.1f} s with regenerated profiles, "
           f"{stats['seconds'] + embed_s:.1f} / {train_cpu + embed_cpu:.1f} s reusing GRPO's "
           f"completions")
+    if args.evaluate:
+        from bluekit.evaluate import describe_test, evaluate_texts, paired_test
+        ex = ws.test_examples
+        texts = pipeline.test_profiles(ws, None)  # the untrained profiler's held-out profiles
+        kw = dict(item_index=ws.prepared.item_index, ks=(5, 10, 20), show_progress=False)
+        frozen = evaluate_texts("frozen", texts, ex, embedder=ws.embedder, item_vecs=ws.item_vecs, **kw)
+        with tempfile.TemporaryDirectory() as tmp:
+            vecs = run_item_vectors(embedder, ws.prepared.items, tmp)
+        tuned = evaluate_texts("tuned", texts, ex, embedder=embedder, item_vecs=vecs, **kw)
+        for metric in ("mrr", "ndcg@10", "recall@10"):
+            print("  untrained profiles, " + describe_test(paired_test(frozen, tuned, metric)))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,14 @@ Pairs (`embed.pairs`): "regenerate" writes every training user's greedy profile 
 policy (LangPTune); "completions" reuses the GRPO completions sampled since the last round (free,
 but sampled at the training temperature and only for the users the steps drew).
 
+Cost on cpu-demo (560 training users, 1182 items; bench/bench_embedder_round.py, one thread, a
+2-core AMD EPYC shared with other jobs, so CPU seconds): regenerating the pairs 115 s, one MNRL epoch
+64 s, re-embedding the catalogue 28 s: a round is ~208 CPU s with regenerated profiles, ~92 s with
+GRPO's completions, against ~17-20 CPU s per GRPO step. With round_steps 30 (rounds at steps 0, 30
+and 60 of 90) regenerating adds about 40% to training. The default stays "regenerate": the pairs
+are the greedy profiles evaluation embeds, every training user counts once, and a round can run
+before step 0; "completions" is the cheaper option when rounds are frequent.
+
 A run folder with a trainable embedder also holds:
     embedder/          the tuned SentenceTransformer after the last round + round.json
     embedder-cache/    the catalogue's vectors of that version (items-<model>+tuned-<sha>.npz)
