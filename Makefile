@@ -79,8 +79,9 @@ train-langptune train-rlpf: train-%: install
 	  --command "OMP_NUM_THREADS=1 python -m bluekit $(REF)"
 
 # The paper table (issue 15): every method on every domain, read from the published runs in
-# data/pretrained/ (a missing one names the command that publishes it); trains nothing. At most
-# 20 minutes on 2 cores; PAPER_TABLE_ARGS="--users 100" for a quicker, smaller table.
+# data/pretrained/ (a missing one names the command that publishes it); trains nothing. Meant to
+# take at most 20 minutes on 2 idle cores, not yet timed end to end (docs/PAPER-TABLE.md, "Time");
+# PAPER_TABLE_ARGS="--users 100" for a quicker, smaller table.
 .PHONY: paper-table
 paper-table: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m bluekit paper-table --out runs/paper-table $(PAPER_TABLE_ARGS)
