@@ -22,6 +22,11 @@ Loss (`loss`): "ce", softmax cross-entropy over the whole catalogue at every pos
 better under full-ranking evaluation (Klenitskiy & Vasilev, "Turning Dross Into Gold Loss: is
 BERT4Rec really better than SASRec?", RecSys 2023); or "bce", the paper's binary cross-entropy with
 one random negative item per position.
+
+On cpu-demo's 240 held-out users (bench/bench_sasrec.py, defaults, stopped on validation MRR):
+Recall@10 0.333, NDCG@10 0.141, MRR 0.103, in 28.5 CPU s on one thread of a 2-core AMD EPYC; the
+text-only "last item" baseline reaches Recall@10 0.229, MRR 0.078 on the same users. The demo's
+users stay on one sub-category for several items, which item ids capture well.
 """
 from __future__ import annotations
 
