@@ -115,6 +115,7 @@ def prepare_files(name: str, reviews: Spill, meta: Spill, data_cfg,
                               step("users and items of the official split files"))
 
     interactions = jsonl.interactions_frame(_take_rows(reviews.parquet, rows))
+    pa.default_memory_pool().release_unused()  # hand the read buffers back before the split
     kept_keys = item_keys[_distinct(items[rows])]
     items_frame = jsonl.items_frame(
         _take_rows(meta.parquet, meta_rows[np.isin(meta_keys, kept_keys, assume_unique=True)]))
