@@ -118,6 +118,11 @@ def generate_test_profiles(ws: Workspace, model, tokenizer, profiler_cfg=None,
     return dict(zip(ex.user_id, texts))
 
 
+# Data settings added after runs were published, left out of the key at their defaults (which
+# prepare the same data as before: tests/test_spill.py), so published profiles still match.
+DATA_KEYS_ADDED_LATER = {"max_review_chars": 1000, "official_splits": True}
+
+
 def profiles_key(ws: Workspace, profiler_cfg, run_dir: str | Path | None = None) -> str:
     """What a set of held-out profiles depends on: the profiler and its prompt and generation
     settings, the data settings, the held-out users and, for a trained run, its weights."""
@@ -126,10 +131,13 @@ def profiles_key(ws: Workspace, profiler_cfg, run_dir: str | Path | None = None)
     import json
 
     unused = ("cache_dir", "generation_batch_size")  # where files live / how many per batch
+    data = {k: v for k, v in dataclasses.asdict(ws.cfg.data).items()
+            if k not in ("raw_dir", "demo_dir", "cache_dir")}
+    for name, default in DATA_KEYS_ADDED_LATER.items():  # keys older runs were made without
+        if data.get(name) == default:
+            data.pop(name)
     parts = {"profiler": {k: v for k, v in dataclasses.asdict(profiler_cfg).items() if k not in unused},
-             "data": {k: v for k, v in dataclasses.asdict(ws.cfg.data).items()
-                      if k not in ("raw_dir", "demo_dir")},
-             "users": list(ws.test_users)}
+             "data": data, "users": list(ws.test_users)}
     if run_dir is not None:
         from bluekit.train.run import FINAL_DIR
         weights = sorted(Path(run_dir, FINAL_DIR).glob("*.safetensors"))

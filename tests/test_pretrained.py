@@ -79,3 +79,18 @@ def test_publish_copies_the_adapter_logs_and_command_and_names_what_is_missing(t
         publish_run(run, "broken", "x", root=tmp_path / "pretrained")
     with pytest.raises(FileNotFoundError, match="no published run 'nope'.*mine"):
         pretrained_run("nope", root=tmp_path / "pretrained")
+
+
+def test_published_profiles_match_the_key_the_pipeline_computes():
+    """A new data or profiler setting must not orphan the shipped held-out profiles (the notebooks,
+    evaluate and transfer would silently regenerate 240 profiles instead of reading them)."""
+    from types import SimpleNamespace
+
+    from bluekit.atomic import read_json
+    from bluekit.pipeline import profiles_key
+
+    run = pretrained_run("cpu-long")
+    shipped = read_json(run / "test_profiles.json")
+    cfg = load_config(run / "config.yaml")
+    ws = SimpleNamespace(cfg=cfg, test_users=list(shipped["profiles"]))  # what the key reads
+    assert profiles_key(ws, cfg.profiler, run) == shipped["key"]
