@@ -217,12 +217,14 @@ def sasrec_result(ws, name: str):
 
     settings = SASRecSettings.from_dict(ws.cfg.eval.sasrec)
     train = ws.prepared.splits.train
+    valid = ws.prepared.splits.valid  # stopped on the validation examples' MRR, as the baseline row
     key = _key(dataclasses.asdict(settings), ws.prepared.name, ws.test_users, len(ws.prepared.items),
                pd.util.hash_pandas_object(train[["user_id", "item_id"]], index=False).sum(),
-               ws.cfg.eval.exclude_history, list(ws.cfg.eval.ks))
+               ws.cfg.eval.exclude_history, list(ws.cfg.eval.ks), "valid-stop", len(valid))
     path = Path(ws.cfg.embed.cache_dir) / "paper-table" / f"sasrec-{key}.json"
     result = _cached(path, lambda: [sasrec(ws.test_examples, train_interactions=train,
-                                           settings=settings, **_eval_kwargs(ws))])[0]
+                                           valid_examples=valid, settings=settings,
+                                           **_eval_kwargs(ws))])[0]
     result.name = name
     return result
 

@@ -72,6 +72,10 @@ def test_publish_copies_the_adapter_logs_and_command_and_names_what_is_missing(t
     assert pretrained_run("mine", root=tmp_path / "pretrained") == dest
     publish_run(run, "mine", "again", root=tmp_path / "pretrained")  # republishing replaces
     assert "`again`" in (dest / "README.md").read_text()
+    (run / "embedder").mkdir()  # a run that tuned its embedder (embed.trainable) ships it too
+    (run / "embedder" / "model.safetensors").write_text("w")
+    publish_run(run, "mine", "tuned", root=tmp_path / "pretrained")
+    assert (dest / "embedder" / "model.safetensors").read_text() == "w"
     assert not list((tmp_path / "pretrained").glob(".*"))  # no staging folder left behind
 
     (run / "final" / "adapter_model.safetensors").unlink()

@@ -64,6 +64,9 @@ def publish_run(run_dir: str | Path, name: str, command: str,
     for rel in PUBLISHED_FILES + tuple(f for f in OPTIONAL_FILES if (run_dir / f).exists()):
         (staging / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(run_dir / rel, staging / rel)
+    tuned = run_dir / "embedder"  # a run with embed.trainable: its tuned embedder travels with it
+    if tuned.is_dir():
+        shutil.copytree(tuned, staging / "embedder")
     curve_text = Path(curve).read_text() if curve else ""
     if curve_text:
         (staging / CURVE_FILE).write_text(curve_text)
