@@ -54,8 +54,7 @@ def parse_sources(items: list[str]) -> list[tuple[str, str]]:
         pairs.append((label.strip(), source.strip()))
     labels = [label for label, _ in pairs]
     if len(set(labels)) != len(labels):
-        raise ConfigError(f"compare: two configurations share a label in {labels}; "
-                          "name them with label=source")
+        raise ConfigError(f"two sources share a label in {labels}; name them with label=source")
     return pairs
 
 

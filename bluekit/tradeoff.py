@@ -33,12 +33,6 @@ COLUMNS = ("mrr", "ndcg@10", "item_description", "repetitive", "history_coverage
 TARGETS = ("rank", "about_user", "not_repetitive", "coverage", "quiz")
 
 
-def _source_label(spec: str) -> tuple[str, Path]:
-    label, _, path = spec.rpartition("=")
-    path = Path(path)
-    return (label or (path.stem if path.is_file() else path.name)), path
-
-
 def load_points(sources: list[str]) -> tuple[list[tuple[str, object]], dict]:
     """(label, MethodResult) for every evaluated profiler of the sources, and per source its
     reference results (untrained profiler, raw history text, ...) by name.
@@ -46,11 +40,12 @@ def load_points(sources: list[str]) -> tuple[list[tuple[str, object]], dict]:
     A source is a study folder (every LABEL/seed-N[/step-K] evaluation: label
     "SOURCE/LABEL seed N step K") or a results file (label "SOURCE/METHOD"); "NAME=PATH" names it.
     """
+    from bluekit.compare import parse_sources
     from bluekit.study_table import evaluations, read_results, reference_results, study_runs
 
     points, references = [], {}
-    for spec in sources:
-        name, path = _source_label(spec)
+    for name, path in parse_sources(sources):
+        path = Path(path)
         if path.is_dir():
             references[name] = reference_results(path)
             for run, step, result, _ in evaluations(path, study_runs(path)):
@@ -94,7 +89,8 @@ def tradeoff_table(sources: list[str], against: str | None = None) -> pd.DataFra
     if not references:
         raise KitError("tradeoff: give at least one study folder or results file")
     key = against if against is not None else next(iter(references))
-    key = _source_label(key)[0]
+    from bluekit.compare import parse_sources
+    key = parse_sources([key])[0][0]
     if key not in references or UNTRAINED not in references[key]:
         raise KitError(f"tradeoff: --against {key}: no {UNTRAINED!r} there (sources: {list(references)})")
     untrained = references[key][UNTRAINED]
