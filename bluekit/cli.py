@@ -107,6 +107,10 @@ def cmd_evaluate(args) -> None:
     from bluekit.distributed import is_main_process, main_process_first
     cfg = _config(args)
     _run_folder(args.run)
+    if args.step is not None:  # a saved step of the run, e.g. the one `select` chose
+        from bluekit.selection import resolve_step
+        args.run = str(resolve_step(args.run or cfg.train.output_dir, args.step))
+        print(f"evaluating the adapter in {args.run}", flush=True)
     with main_process_first():  # under accelerate launch the caches are built once
         ws = pipeline.workspace(cfg)
     if not is_main_process():  # the other processes share the profile generation, no more
@@ -221,7 +225,7 @@ def cmd_paper_table(args) -> None:
 
 def cmd_publish(args) -> None:
     from bluekit.train import publish_run
-    dest = publish_run(args.run, args.name, args.command, curve=args.curve)
+    dest = publish_run(args.run, args.name, args.command, curve=args.curve, step=args.step)
     print(f"published {args.run} as {dest}")
 
 
@@ -273,6 +277,8 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_train)
     p = with_config(sub.add_parser("evaluate", help="evaluate untrained vs trained profiles"))
     p.add_argument("--run", default=None, help="training run folder (default: train.output_dir)")
+    p.add_argument("--step", default=None, help="'chosen' (the step `select` chose) or a saved "
+                   "step number (default: the run's final adapter)")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("frozen-vs-tuned", help="held-out users under the frozen and a run's tuned "
                        "embedder (embed.trainable), with paired tests")
@@ -353,6 +359,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="the command that produced the run (written into its README)")
     p.add_argument("--curve", default=None,
                    help="a compare table of the run (its learning curve), shipped as curve.md")
+    p.add_argument("--step", default=None, help="'chosen': publish the adapter of the step `select` "
+                   "chose (with its selection.json); a number: that saved step (default: the final one)")
     p.set_defaults(func=cmd_publish)
     p = sub.add_parser("report", help="write one self-contained HTML report of a training run")
     p.add_argument("run", help="run folder, e.g. runs/demo/train or data/pretrained/cpu-long")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bluekit.atomic import write_json
+from bluekit.atomic import read_json, write_json
 from bluekit.config import Config
 
 
@@ -172,8 +172,6 @@ def _profiles_cache(ws: Workspace, run_dir: str | Path | None):
 def cached_test_profiles(ws: Workspace, run_dir: str | Path | None = None) -> dict[str, str] | None:
     """The cached held-out profiles of test_profiles when they are current; None (nothing is
     generated) when they are missing or were made for another prompt, data, users or adapter."""
-    from bluekit.atomic import read_json
-
     paths, _, key, _ = _profiles_cache(ws, run_dir)
     for path in paths:
         if path.exists():
@@ -244,7 +242,9 @@ def published_result(ws: Workspace, name: str = "cpu-long"):
         print(f"published run {name!r} skipped: it trained on some of these held-out users")
         return None
     steps = int(load_metrics(run_dir)["step"].max())
-    return profiler_result(ws, f"{name} profiler (published, {steps} steps)", run_dir)
+    chosen = read_json(run_dir / "run.json").get("published_step")  # publish --step chosen
+    trained = f"step {chosen} of {steps}" if chosen is not None else f"{steps} steps"
+    return profiler_result(ws, f"{name} profiler (published, {trained})", run_dir)
 
 
 _READERS: dict = {}

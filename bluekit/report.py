@@ -423,6 +423,16 @@ def _published_view(view: RunView, published: str) -> RunView:
                     label=run_label(long_dir) if is_published(long_dir) else f"{long_dir} (published)")
 
 
+def _chosen_step(view: RunView) -> str:
+    """The sentence saying which step's adapter a run published (publish --step chosen)."""
+    step = view.run_info.get("published_step")
+    if step is None:
+        return ""
+    return (f"Its adapter is step {int(step)}'s of {view.run_info.get('global_step')}, chosen on "
+            "validation users (the best rank among steps whose profiles were still user profiles; "
+            "selection.json); the map and the panel below follow the whole run. ")
+
+
 def published_html(long_view: RunView, evaluated: list) -> str:
     """The published long run, boxed and labelled as NOT the run above."""
     in_table = any(long_view.run_dir.name in r.name for r in evaluated)
@@ -436,7 +446,7 @@ def published_html(long_view: RunView, evaluated: list) -> str:
     return ("<div class='published'>"
             f"<h2>Published long run: {_e(long_view.run_dir.name)} (NOT the run above)</h2>"
             "<p class='sub'>Trained by <code>make train-long</code> with the same kind of settings for longer and "
-            f"shipped with the kit in <code>{_e(long_view.run_dir)}</code>. {note}</p>"
+            f"shipped with the kit in <code>{_e(long_view.run_dir)}</code>. {_chosen_step(long_view)}{note}</p>"
             + long_eval + run_section_html(long_view, "-published", moved) + "</div>")
 
 

@@ -104,3 +104,44 @@ def select_step(run_dir: str | Path, ws=None, max_item_rise: float = 0.10) -> di
     selection = {"step": chosen["step"], "folder": chosen["folder"], "rule": rule, "table": rows}
     write_json(run_dir / SELECTION_FILE, selection)
     return selection
+
+
+def step_folder(run_dir: str | Path, step: int) -> Path:
+    """The folder holding a run's adapter at `step`: step-N/ (train.save_adapter_at), or the run
+    itself at its final step."""
+    from bluekit.errors import KitError
+    from bluekit.study_table import evaluation_steps
+
+    saved = dict(evaluation_steps(Path(run_dir)))
+    if step not in saved:
+        raise KitError(f"{run_dir}: no adapter saved at step {step} (saved: {sorted(saved) or 'none'})")
+    return saved[step]
+
+
+def chosen_folder(run_dir: str | Path) -> tuple[int, Path]:
+    """(step, folder) of the step `select` chose for a run (its selection.json), for `evaluate
+    --step chosen` and `publish --step chosen`."""
+    from bluekit.errors import KitError
+
+    path = Path(run_dir) / SELECTION_FILE
+    if not path.exists():
+        raise KitError(f"{path} is missing: choose the step first, python -m bluekit select {run_dir}")
+    step = int(read_json(path)["step"])
+    if step == 0:
+        raise KitError(f"{path}: no trained step kept the validation users' profiles readable "
+                       "(select chose step 0, the untrained profiler); its table says which rule each "
+                       "step broke: nothing to evaluate or publish")
+    return step, step_folder(run_dir, step)
+
+
+def resolve_step(run_dir: str | Path, step: str | None) -> Path:
+    """A command line's --step for a run: None (the run's final adapter), "chosen" (select's
+    choice) or a number (a saved step)."""
+    if step is None:
+        return Path(run_dir)
+    if step == "chosen":
+        return chosen_folder(run_dir)[1]
+    from bluekit.errors import KitError
+    if not str(step).isdigit():
+        raise KitError(f"--step {step!r}: give 'chosen' or a step number")
+    return step_folder(run_dir, int(step))

@@ -98,3 +98,29 @@ def test_published_profiles_match_the_key_the_pipeline_computes():
     cfg = load_config(run / "config.yaml")
     ws = SimpleNamespace(cfg=cfg, test_users=list(shipped["profiles"]))  # what the key reads
     assert profiles_key(ws, cfg.profiler, run) == shipped["key"]
+
+
+def test_publish_the_chosen_step_ships_its_adapter_profiles_and_the_choice(tmp_path):
+    """`make train-long` publishes the step `select` chose on validation users, not the last one."""
+    run = tmp_path / "run"
+    for rel in PUBLISHED_FILES:
+        (run / rel).parent.mkdir(parents=True, exist_ok=True)
+        (run / rel).write_text("{}" if rel.endswith(".json") else "final")
+    (run / "run.json").write_text(json.dumps({"seed": 0, "global_step": 240}))
+    step = run / "step-110"
+    (step / "final").mkdir(parents=True)
+    for rel in PUBLISHED_FILES[-2:]:  # the adapter's two files
+        (run / rel.replace("final/", "step-110/final/")).write_text("step 110")
+    (step / "test_profiles.json").write_text('{"key": "k", "profiles": {}}')
+    rows = [{"step": 0, "mrr": 0.02, "ndcg@10": 0.02, "item_description": 0.0, "repetitive": 0.3,
+             "eligible": True}, {"step": 110, "mrr": 0.05, "ndcg@10": 0.05,
+                                 "item_description": 0.05, "repetitive": 0.35, "eligible": True}]
+    (run / "selection.json").write_text(json.dumps({"step": 110, "rule": "best readable", "table": rows}))
+    dest = publish_run(run, "long", "make train-long", root=tmp_path / "pretrained", step="chosen")
+    assert (dest / "final" / "adapter_model.safetensors").read_text() == "step 110"
+    assert json.loads((dest / "test_profiles.json").read_text())["key"] == "k"
+    assert json.loads((dest / "run.json").read_text()) == {"seed": 0, "global_step": 240,
+                                                          "published_step": 110}
+    assert json.loads((dest / "selection.json").read_text())["step"] == 110
+    readme = (dest / "README.md").read_text()
+    assert "step 110's of 240" in readme and "| 110 | 0.0500 | 0.0500 | 5% | 35% | yes |" in readme

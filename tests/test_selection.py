@@ -41,3 +41,32 @@ def test_a_run_without_validation_users_is_refused_with_the_fix(ws, tmp_path):
     from bluekit.selection import validation_examples
     with pytest.raises(ValueError, match="train.validation_users"):
         validation_examples(ws, load_config("smoke"))
+
+
+def _fake_run(folder, steps=(10, 20), final=30):
+    """A run folder as train writes it: step-N/ adapters, and the final one in the run itself."""
+    for sub in [folder / f"step-{s}" for s in steps] + [folder]:
+        (sub / "final").mkdir(parents=True, exist_ok=True)
+        (sub / "final" / "adapter_model.safetensors").write_text(sub.name)
+    (folder / "run.json").write_text(json.dumps({"global_step": final, "seed": 0}))
+    return folder
+
+
+def test_a_step_is_found_by_number_or_by_select_s_choice_and_a_missing_one_is_named(tmp_path):
+    from bluekit.errors import KitError
+    from bluekit.selection import SELECTION_FILE, chosen_folder, resolve_step
+
+    run = _fake_run(tmp_path / "run")
+    assert resolve_step(run, None) == run and resolve_step(run, "30") == run
+    assert resolve_step(run, "20") == run / "step-20"
+    with pytest.raises(KitError, match=r"no adapter saved at step 15 \(saved: \[10, 20, 30\]\)"):
+        resolve_step(run, "15")
+    with pytest.raises(KitError, match="'last'"):
+        resolve_step(run, "last")
+    with pytest.raises(KitError, match="python -m bluekit select"):
+        resolve_step(run, "chosen")
+    (run / SELECTION_FILE).write_text(json.dumps({"step": 10, "rule": "r", "table": []}))
+    assert chosen_folder(run) == (10, run / "step-10")
+    (run / SELECTION_FILE).write_text(json.dumps({"step": 0, "rule": "r", "table": []}))
+    with pytest.raises(KitError, match="select chose step 0"):
+        resolve_step(run, "chosen")

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bluekit.atomic import read_json
+from bluekit.atomic import read_json, write_json
 from bluekit.train.records import METRICS_FILE, SNAPSHOTS_FILE
 from bluekit.train.run import CONFIG_FILE, FINAL_DIR, PROFILES_FILE, RUN_FILE
 
@@ -45,39 +45,55 @@ CURVE_FILE = "curve.md"
 
 
 def publish_run(run_dir: str | Path, name: str, command: str,
-                root: str | Path = PRETRAINED_DIR, curve: str | Path | None = None) -> Path:
+                root: str | Path = PRETRAINED_DIR, curve: str | Path | None = None,
+                step: str | int | None = None) -> Path:
     """Copy a finished LoRA run's adapter, config, logs and snapshots to root/name (atomically).
 
     command: the exact command line that produced the run, written into the README.
     curve: a `python -m bluekit compare` table of the run (its held-out learning curve), shipped
     as curve.md and shown in the README.
+    step: None publishes the final adapter; "chosen" the adapter of the step `select` chose on
+    validation users (its selection.json travels too, and the README shows its table); a number,
+    that saved step. The held-out profiles (test_profiles.json) come from the same folder.
     """
+    from bluekit.selection import SELECTION_FILE, resolve_step
+
     run_dir = Path(run_dir)
-    missing = [f for f in PUBLISHED_FILES if not (run_dir / f).exists()]
+    adapter_dir = resolve_step(run_dir, None if step is None else str(step))
+    sources = {rel: (adapter_dir if rel.startswith(f"{FINAL_DIR}/") else run_dir) / rel
+               for rel in PUBLISHED_FILES}
+    missing = [str(path) for path in sources.values() if not path.exists()]
     if missing:
         raise FileNotFoundError(f"{run_dir} is not a finished LoRA run: missing {missing}")
     run = read_json(run_dir / RUN_FILE)
+    if adapter_dir != run_dir:
+        run["published_step"] = int(adapter_dir.name.removeprefix("step-"))
+    selection = read_json(run_dir / SELECTION_FILE) if step == "chosen" else None
     dest = Path(root) / name
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; a published folder is for everyone
-    for rel in PUBLISHED_FILES + tuple(f for f in OPTIONAL_FILES if (run_dir / f).exists()):
+    sources.update({rel: adapter_dir / rel for rel in OPTIONAL_FILES if (adapter_dir / rel).exists()})
+    for rel, source in sources.items():
         (staging / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(run_dir / rel, staging / rel)
+        shutil.copy2(source, staging / rel)
+    write_json(staging / RUN_FILE, run)
+    if selection is not None:
+        write_json(staging / SELECTION_FILE, selection)
     tuned = run_dir / "embedder"  # a run with embed.trainable: its tuned embedder travels with it
     if tuned.is_dir():
         shutil.copytree(tuned, staging / "embedder")
     curve_text = Path(curve).read_text() if curve else ""
     if curve_text:
         (staging / CURVE_FILE).write_text(curve_text)
-    (staging / README).write_text(_readme(name, command, run, curve_text))
+    (staging / README).write_text(_readme(name, command, run, curve_text, selection))
     if dest.exists():
         shutil.rmtree(dest)
     staging.rename(dest)
     return dest
 
 
-def _readme(name: str, command: str, run: dict, curve: str = "") -> str:
+def _readme(name: str, command: str, run: dict, curve: str = "", selection: dict | None = None) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in (run.get("versions") or {}).items())
     text = f"""# Published training run: {name}
 
@@ -92,6 +108,27 @@ wherever it is shown. Files: `final/` (LoRA adapter; the base profiler's tokeniz
 few steps, for the widgets), `test_profiles.json` (every held-out user's profile, so notebooks
 need not generate them), `curve.md` (the held-out learning curve, when published with one).
 """
+    if "published_step" in run:
+        text += (f"\n**The adapter in `final/` is step {run['published_step']}'s of "
+                 f"{run.get('global_step')}**" + (f", chosen by `python -m bluekit select` ({selection['rule']}); "
+                 "the held-out test users played no part in the choice, and `test_profiles.json` is "
+                 "that step's. `metrics.jsonl` and `snapshots.jsonl` cover the whole run, the steps "
+                 "after the chosen one included.\n" if selection else ".\n"))
+    if selection:
+        text += ("\n## The choice, on the validation users (`selection.json`)\n\n"
+                 + _selection_table(selection["table"]) + "\n")
     if curve:
         text += "\n## Held-out learning curve (`python -m bluekit compare`)\n\n" + curve
     return text
+
+
+def _selection_table(rows: list[dict]) -> str:
+    """selection.json's table in Markdown: one row per scored step."""
+    head = "| step | MRR | NDCG@10 | describes an item | repetitive | eligible |"
+    lines = [head, "|---|---|---|---|---|---|"]
+    for r in rows:
+        ndcg = r.get("ndcg@10")
+        lines.append(f"| {r['step']} | {r['mrr']:.4f} | {'' if ndcg is None else f'{ndcg:.4f}'} | "
+                     f"{r['item_description']:.0%} | {r['repetitive']:.0%} | "
+                     f"{'yes' if r['eligible'] else 'no'} |")
+    return "\n".join(lines)
