@@ -124,7 +124,7 @@ def test_errors_inside_a_large_block_name_file_and_line(tmp_path):
         list(batches.read_batches(path, amazon.review_reader(), LoadReport("u")))
 
 
-def test_metadata_fast_path_agrees_with_the_per_line_reader(tmp_path):
+def test_metadata_fast_path_agrees_with_the_per_line_reader(tmp_path, monkeypatch):
     def meta(n, **extra):
         return {"main_category": "Fashion", "title": f"Item {n}", "average_rating": 4.5,
                 "features": ["soft", "", None], "description": [f"d{n}", None, "more"],
@@ -134,9 +134,21 @@ def test_metadata_fast_path_agrees_with_the_per_line_reader(tmp_path):
     quirks = {5: meta(5, store="", details={"Brand": "Acme"}), 6: meta(6, store=None, details=None),
               300: meta(300, price="$1,299.00"), 301: meta(301, price=None),
               302: meta(302, details='{"Brand": "Zed"}', store=""), 303: meta(303, details=[1]),
-              400: meta(1), 500: meta(500, description="a plain string")}
+              400: meta(1), 500: meta(500, description="a plain string"),
+              # prices as the real files give them: strings beside numbers, in the same block
+              210: meta(210, price="None"), 211: meta(211, price="from $3 to $5"),
+              212: meta(212, price=" $ 7.50 "), 213: meta(213, price=".5"), 214: meta(214, price=""),
+              215: meta(215, price="USD 12"), 216: meta(216, price="\u0661\u0662"),
+              217: meta(217, details={"price": "$9", "Brand": "B"}), 218: meta(218, price=12)}
     path = write_jsonl(tmp_path / "meta_X.jsonl", [quirks.get(i, meta(i)) for i in range(600)])
     fast, slow = LoadReport("m"), LoadReport("m")
+    python_rows = batches._python_rows
+    by_python = []
+    def counted(path, lines, *args):
+        lines = list(lines)
+        by_python.extend(lines)
+        return python_rows(path, lines, *args)
+    monkeypatch.setattr(batches, "_python_rows", counted)
     items = amazon.read_metadata(path, report=fast)
     reference = jsonl.items_frame(jsonl.read_json_lines(
         path, ITEM_COLUMNS, amazon.meta_reader(slow).parse_row, slow))
@@ -144,7 +156,12 @@ def test_metadata_fast_path_agrees_with_the_per_line_reader(tmp_path):
     pd.testing.assert_frame_equal(items, reference)
     assert fast.dropped == slow.dropped == {
         "price null (NaN, row kept)": 1, "details unparseable (ignored, row kept)": 1,
-        "duplicate item_id (kept first)": 1}
+        "price unparseable (NaN, row kept)": 3, "duplicate item_id (kept first)": 1}
+    # String prices take the fast path; only the non-ASCII one (line 217) is re-read per line.
+    assert {n for n, _ in by_python} & set(range(211, 220)) == {217}
+    prices = items.set_index("item_id").price
+    assert prices["P300"] == 1299.0 and prices["P212"] == 7.5 and prices["P213"] == 0.5
+    assert prices["P215"] == 12.0 and prices["P216"] == 12.0 and prices["P218"] == 12.0
     by_id = items.set_index("item_id")
     assert by_id.loc["P5", "store"] == "Acme" and by_id.loc["P302", "store"] == "Zed"
     assert by_id.loc["P0", "features"] == ["soft"] and by_id.loc["P0", "description"] == "d0 more"

@@ -21,6 +21,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -61,7 +62,8 @@ _META_RAW = pa.schema([("parent_asin", pa.string()), ("title", pa.string()),
                        ("features", pa.list_(pa.string())), ("categories", pa.list_(pa.string())),
                        ("store", pa.string()), ("price", pa.float64()),
                        ("average_rating", pa.float64()),
-                       ("details", pa.struct([]))])  # a dict; only whether it is there
+                       ("details", pa.struct([])),  # a dict; only whether it is there
+                       ("price_text", pa.string())])  # a price given as a string: _price_aside
 # The official benchmark splits (5-core, with history), by data.split: folder names on the site.
 BENCHMARK_FOLDERS = {"last_out": "last_out_w_his", "timestamp": "timestamp_w_his"}
 BENCHMARK_PARTS = ("train", "valid", "test")
@@ -71,6 +73,32 @@ BRAND_DETAIL_KEYS = ("Brand", "brand", "Brand Name", "Manufacturer")
 
 # "$12.99", "12.99", "$1,299.00", "USD 5": one amount; ranges and words are not prices.
 _PRICE_RE = re.compile(r"^\s*(?:US\$|USD|\$)?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*$")
+# The same pattern for pyarrow (RE2): Python's \s on ASCII, written out; non-ASCII prices go to the
+# Python reader, whose \s and \d also take Unicode spaces and digits.
+_PRICE_RE2 = (r"^[\t\n\x0b\x0c\r \x1c-\x1f]*(?:US\$|USD|\$)?[\t\n\x0b\x0c\r \x1c-\x1f]*"
+              r"(?P<amount>[0-9][0-9,]*(?:\.[0-9]+)?|\.[0-9]+)[\t\n\x0b\x0c\r \x1c-\x1f]*$")
+# A top-level or nested "price" key whose value is a string (a key follows "{" or ","; inside a
+# string value its quotes would be escaped).
+_QUOTED_PRICE = re.compile(rb'([{,]\s*)"price"(\s*:\s*)"')
+
+
+def _price_aside(chunk: bytes) -> bytes:
+    """Move string prices ("$12.99", "None": the real files mix them with numbers, which pyarrow
+    refuses in one column) into price_text, for the fast metadata conversion to parse."""
+    return _QUOTED_PRICE.sub(rb'\1"price"\2null, "price_text": "', chunk)
+
+
+def _arrow_prices(raw: pa.Table) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """parse_price over a block: (price, null, unparseable, redo): the numbers as they are, the
+    string prices by _PRICE_RE2; a non-ASCII string price is left to the Python reader (redo)."""
+    text = raw["price_text"]
+    amount = pc.struct_field(pc.extract_regex(text, _PRICE_RE2), "amount")
+    parsed = pc.cast(pc.replace_substring(amount, ",", ""), pa.float64())
+    price = pc.coalesce(raw["price"], parsed)
+    given = ~batches.null(text)
+    redo = given & ~np.asarray(pc.fill_null(pc.string_is_ascii(text), True), dtype=bool)
+    return (pc.fill_null(price, math.nan), batches.null(raw["price"]) & ~given,
+            given & batches.null(amount), redo)
 
 
 def read_reviews(path: str | Path, lenient: bool = False, report: LoadReport | None = None,
@@ -131,20 +159,21 @@ def meta_reader(report: LoadReport) -> batches.Reader:
     def convert(raw: pa.Table):
         store = pc.utf8_trim_whitespace(batches.text_or_empty(raw["store"]))
         # An empty store takes the brand from `details`: the reference parser does that.
+        price, price_null, unparseable, odd_price = _arrow_prices(raw)
         redo = batches.null(raw["parent_asin"]) | (
-            batches.blank(store) & ~batches.null(raw["details"]))
-        price_null = batches.null(raw["price"])
+            batches.blank(store) & ~batches.null(raw["details"])) | odd_price
         out = pa.table([
             raw["parent_asin"], batches.text_or_empty(raw["title"]),
             batches.text_or_empty(raw["main_category"]),
             pa.array([" ".join(v for v in parts if v is not None).strip() if parts else ""
                       for parts in raw["description"].to_pylist()], pa.string()),
             _str_lists(raw["features"]), _str_lists(raw["categories"]), store,
-            pc.fill_null(raw["price"], math.nan), pa.nulls(raw.num_rows, pa.string()).fill_null(""),
+            price, pa.nulls(raw.num_rows, pa.string()).fill_null(""),
             pc.fill_null(raw["average_rating"], math.nan)], schema=ITEM_SCHEMA)
-        return out, redo, {"price null (NaN, row kept)": int((price_null & ~redo).sum())}
+        return out, redo, {"price null (NaN, row kept)": int((price_null & ~redo).sum()),
+                           "price unparseable (NaN, row kept)": int((unparseable & ~redo).sum())}
 
-    return batches.Reader(ITEM_SCHEMA, parse, _META_RAW, convert)
+    return batches.Reader(ITEM_SCHEMA, parse, _META_RAW, convert, prepare=_price_aside)
 
 
 def _str_lists(column: pa.ChunkedArray) -> pa.Array:

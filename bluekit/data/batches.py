@@ -34,6 +34,8 @@ from .schema import LoadReport
 _BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")
 # A block pyarrow refuses is halved until it has fewer lines than this; then it is read per line.
 _MIN_LINES = 128
+# pyarrow parses a block's 1 MiB pieces on all cores (the rows keep their order).
+_PARSE_BLOCK = 1 << 20
 
 # Convert a raw pyarrow table -> (table in the output schema, rows to re-read in Python or None,
 # counts of dropped/flagged values among the rows kept).
@@ -47,6 +49,9 @@ class Reader:
     parse_row: Callable[[dict], tuple]  # one value per schema field; raises jsonl.FieldError
     raw_schema: pa.Schema | None = None  # the fields pyarrow parses (None: Python only)
     convert: Convert | None = None
+    # Rewrites a block's bytes for pyarrow only (the Python reader always sees the lines as they
+    # are), e.g. moving a field that mixes numbers and strings into a second field.
+    prepare: Callable[[bytes], bytes] | None = None
 
 
 def read_batches(path: str | Path, reader: Reader, report: LoadReport, lenient: bool = False,
@@ -90,9 +95,9 @@ def _fast_batch(path: Path, first_line: int, chunk: bytes, reader: Reader, repor
         return None
     options = pj.ParseOptions(explicit_schema=reader.raw_schema, unexpected_field_behavior="ignore")
     try:
-        raw = pj.read_json(io.BytesIO(chunk), parse_options=options,
-                           read_options=pj.ReadOptions(use_threads=False,
-                                                       block_size=len(chunk) + 1))
+        parsed = reader.prepare(chunk) if reader.prepare is not None else chunk
+        raw = pj.read_json(io.BytesIO(parsed), parse_options=options,
+                           read_options=pj.ReadOptions(use_threads=True, block_size=_PARSE_BLOCK))
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None  # the Python reader names the line (or reads what pyarrow would not)
     n_lines = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
