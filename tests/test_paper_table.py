@@ -2,12 +2,12 @@
 names the command that publishes it), the MRR mark follows a hand-made paired case, the three
 files are written, and nothing is written into the published runs."""
 import copy
-import hashlib
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from fake_runs import fake_tiny_run, file_hashes
 
 
 def result(name, mrr, users=None):
@@ -42,26 +42,6 @@ def test_the_mrr_mark_follows_a_hand_made_paired_case():
     assert shown.startswith("R@10 ") and " / N@10 " in shown and " / MRR " in shown and not shown.endswith(("▲", "▼"))
 
 
-def fake_run(root: Path, name: str, cache: Path, seed: int) -> Path:
-    """A finished full-fine-tune run on the smoke world, published under root/name."""
-    from bluekit.config import load_config, save_config
-    from bluekit.llm import build_tiny_model
-
-    folder = root / name
-    cfg = load_config("smoke", {"train.output_dir": str(folder), "embed.cache_dir": str(cache)})
-    folder.mkdir(parents=True)
-    save_config(cfg, folder / "config.yaml")
-    model, tok = build_tiny_model(seed=seed)
-    model.save_pretrained(folder / "final")
-    tok.save_pretrained(folder / "final")
-    return folder
-
-
-def hashes(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def test_every_cell_is_filled_or_names_its_missing_run(tmp_path, monkeypatch, embedder, tiny_lm):
     from bluekit.config import load_config
     from bluekit.data import load_prepared
@@ -78,14 +58,14 @@ def test_every_cell_is_filled_or_names_its_missing_run(tmp_path, monkeypatch, em
     for domain in ("Clothing", "local"):
         items = load_prepared(load_config("smoke", {"data.domain": domain}).data).items
         item_vectors(embedder, items.item_id.tolist(), items.text.tolist(), cache, show_progress=False)
-    fake_run(root, "cpu-long", cache, seed=1)
-    fake_run(root, "langptune-cpu", cache, seed=2)
-    tuned_run = fake_run(root, "cpu-long-tuned", cache, seed=3)
+    fake_tiny_run(root / "cpu-long", cache, seed=1)
+    fake_tiny_run(root / "langptune-cpu", cache, seed=2)
+    tuned_run = fake_tiny_run(root / "cpu-long-tuned", cache, seed=3)
     tuned = copy.copy(embedder)
     tuned.name = f"{embedder.base_name}+tuned-test"  # same weights, its own item-vector cache
     save_embedder(tuned, tuned_run, {"rounds": 1})
     shutil.copy(cache_path(cache, embedder), cache_path(cache, tuned))  # the same weights' vectors
-    before = hashes(root)  # rlpf-cpu is not published
+    before = file_hashes(root)  # rlpf-cpu is not published
 
     out = tmp_path / "out"
     table = paper_table("smoke", ["Clothing", "local"], users=10, out=out, embedder=embedder, reader=tiny_lm,
@@ -118,4 +98,4 @@ def test_every_cell_is_filled_or_names_its_missing_run(tmp_path, monkeypatch, em
         assert (out / name).stat().st_size > 0
     md = (out / "paper-table.md").read_text()
     assert rlpf in md and "NDCG@10 is not tested" in md and "SASRec is ID-based and not zero-shot" in md
-    assert hashes(root) == before  # nothing written into the published runs
+    assert file_hashes(root) == before  # nothing written into the published runs

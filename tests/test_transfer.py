@@ -2,11 +2,10 @@
 cell is filled, profiles are cached per (run, domain), nothing is written into data/pretrained/,
 source training users are left out unless asked, eval.users and history masking do what they say."""
 import dataclasses
-import hashlib
-from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_runs import fake_tiny_run, file_hashes
 
 
 TARGETS = ("Sports", "Books", "local")
@@ -26,36 +25,10 @@ def smoke_item_vectors(embedder):
         item_vectors(embedder, items.item_id.tolist(), items.text.tolist(), cfg.embed.cache_dir, show_progress=False)
 
 
-def fake_run(folder: Path, cache: Path, **overrides) -> Path:
-    """A finished full-fine-tune run on the smoke world: its config.yaml and final/ holding a tiny
-    model with other weights than the untrained profiler's (build_tiny_model(seed=0)). Its embed
-    cache is `cache` (profiles land there), seeded with the shared item vectors."""
-    import shutil
-
-    from bluekit.config import load_config, save_config
-    from bluekit.llm import build_tiny_model
-
-    cfg = load_config("smoke", {"train.output_dir": str(folder), "embed.cache_dir": str(cache), **overrides})
-    cache.mkdir(parents=True, exist_ok=True)
-    for vectors in Path(load_config("smoke").embed.cache_dir).glob("items-*.npz"):
-        shutil.copy(vectors, cache / vectors.name)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, folder / "config.yaml")
-    model, tok = build_tiny_model(seed=1)
-    model.save_pretrained(folder / "final")
-    tok.save_pretrained(folder / "final")
-    return folder
-
-
-def hashes(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def test_every_transfer_cell_is_filled_with_baselines_and_paired_tests(tmp_path, embedder):
     from bluekit.transfer import TRAINED, UNTRAINED, filled, run_embedders, transfer
 
-    run = fake_run(tmp_path / "run", tmp_path / "cache")
+    run = fake_tiny_run(tmp_path / "run", tmp_path / "cache")
     long, wide, cells = transfer([run], ["Sports", "local"], overrides={"eval.test_users": 12},
                                  embedders={"frozen": embedder}, out=tmp_path / "out")
     assert list(wide.index) == ["run (Clothing_Shoes_and_Jewelry)"]
@@ -89,12 +62,12 @@ def test_nothing_is_written_into_pretrained(tmp_path, monkeypatch, embedder):
     from bluekit.transfer import target_config, transfer_cell
 
     monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path / "pretrained")
-    run = fake_run(tmp_path / "pretrained" / "tiny-long", tmp_path / "cache")
-    before = hashes(run)
+    run = fake_tiny_run(tmp_path / "pretrained" / "tiny-long", tmp_path / "cache")
+    before = file_hashes(run)
     ws = pipeline.workspace(target_config(run, "Clothing", {"eval.test_users": 6}), embedder)
     own = pipeline.test_profiles(ws, run, show_progress=False)  # its own domain, new users
     transfer_cell(run, "Books", embedder, overrides={"eval.test_users": 6})
-    assert hashes(run) == before
+    assert file_hashes(run) == before
     assert len(own) == 6 and pipeline.cached_test_profiles(ws, run) == own
     assert len(list((tmp_path / "cache" / "profiles").glob("run-tiny-long-*.json"))) == 2
 
@@ -102,7 +75,7 @@ def test_nothing_is_written_into_pretrained(tmp_path, monkeypatch, embedder):
 def test_source_training_users_are_left_out_unless_asked(tmp_path, embedder):
     from bluekit.transfer import source_users, target_config, transfer_cell
 
-    run = fake_run(tmp_path / "run", tmp_path / "cache")
+    run = fake_tiny_run(tmp_path / "run", tmp_path / "cache")
     real = target_config(run, "google_local:New_York").data  # a real state from an Amazon-like run
     assert (real.source, real.domain) == ("google_local", "New_York")
     seen = source_users(run)
@@ -152,7 +125,7 @@ def test_a_run_with_a_tuned_embedder_fills_the_tuned_columns(tmp_path, embedder)
     from bluekit.embedder_training import save_embedder
     from bluekit.transfer import filled, transfer
 
-    run = fake_run(tmp_path / "run", tmp_path / "cache")
+    run = fake_tiny_run(tmp_path / "run", tmp_path / "cache")
     tuned = copy.copy(embedder)
     tuned.name = f"{embedder.base_name}+tuned-test"  # same weights, its own item-vector cache
     save_embedder(tuned, run, {"rounds": 1})
