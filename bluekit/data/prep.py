@@ -135,30 +135,29 @@ def split_last_out(interactions: pd.DataFrame, max_history: int | None = 50,
     interactions give no examples: all their rows go to train (counted in the report).
     """
     report = report if report is not None else LoadReport("split last_out")
-    ordered = _in_time_order(interactions)
-    users = ordered["user_id"].to_numpy()
-    items = ordered["item_id"].tolist()
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    # Positions in time order (no sorted copy of the frame: a category's rows are taken once,
+    # into the splits).
+    order, users = _time_order(interactions)
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.zeros(0, int)
     ends = np.r_[starts[1:], len(users)]
-    train_rows, valid_rows, test_rows = [], [], []
+    full = ends - starts >= 3  # users with a valid and a test example
+    valid_rows, test_rows = ends[full] - 2, ends[full] - 1
+    held = np.zeros(len(users), dtype=bool)
+    held[valid_rows] = held[test_rows] = True
+    # Histories as lists of item ids, built from integer codes: millions of rows then share one
+    # string per distinct item instead of holding one per row.
+    codes, distinct = pd.factorize(interactions["item_id"])
+    codes, distinct = codes[order], np.asarray(distinct, dtype=object)
     valid_hist, test_hist = [], []
-    short_users = 0
-    for start, end in zip(starts, ends):
-        if end - start < 3:
-            short_users += 1
-            train_rows.extend(range(start, end))
-            continue
-        train_rows.extend(range(start, end - 2))
-        valid_rows.append(end - 2)
-        valid_hist.append(_truncate(items[start:end - 2], max_history))
-        test_rows.append(end - 1)
-        test_hist.append(_truncate(items[start:end - 1], max_history))
+    for start, end in zip(starts[full], ends[full]):
+        valid_hist.append(_truncate(distinct[codes[start:end - 2]].tolist(), max_history))
+        test_hist.append(_truncate(distinct[codes[start:end - 1]].tolist(), max_history))
     report.rows_in = len(interactions)
-    report.rows_out = len(train_rows) + len(valid_rows) + len(test_rows)
-    report.drop("users with < 3 interactions (train rows only, no examples)", short_users)
-    return Splits(train=ordered.iloc[train_rows].reset_index(drop=True),
-                  valid=_examples(ordered, valid_rows, valid_hist),
-                  test=_examples(ordered, test_rows, test_hist))
+    report.rows_out = len(users)
+    report.drop("users with < 3 interactions (train rows only, no examples)", int((~full).sum()))
+    return Splits(train=interactions.take(order[~held]).reset_index(drop=True),
+                  valid=_examples(interactions, order[valid_rows], valid_hist),
+                  test=_examples(interactions, order[test_rows], test_hist))
 
 
 def split_timestamp(interactions: pd.DataFrame, cuts: Sequence[int] = TIMESTAMP_CUTS,
@@ -248,8 +247,14 @@ def render_item_text(items: pd.DataFrame, template: str | None = None,
     if template is None:
         has_address = "address" in items and (items["address"].fillna("").astype(str) != "").any()
         template = GOOGLE_ITEM_TEMPLATE if has_address else AMAZON_ITEM_TEMPLATE
-    texts = [_clean(template.format(**fields), max_chars) for fields in _template_fields(items)]
+    texts = []
+    for start in range(0, len(items), _TEXT_BATCH):  # the fields of a few items at a time
+        batch = items.iloc[start:start + _TEXT_BATCH]
+        texts += [_clean(template.format(**fields), max_chars) for fields in _template_fields(batch)]
     return pd.Series(texts, index=items.index, dtype=str, name="text")
+
+
+_TEXT_BATCH = 20_000
 
 
 def prepare(domain: Domain, data_cfg) -> Prepared:
@@ -390,12 +395,17 @@ def _finish(report: LoadReport, out: pd.DataFrame, reason: str) -> pd.DataFrame:
     return out
 
 
-def _in_time_order(interactions: pd.DataFrame) -> pd.DataFrame:
-    """Rows grouped by user (in user_id order), oldest first; equal timestamps keep their
-    original order. The order is found on integer keys, then the frame is copied once."""
+def _time_order(interactions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(row positions grouped by user (in user_id order), oldest first, equal timestamps in
+    their original order; each of those rows' user code), found on integer keys."""
     users = pd.factorize(interactions["user_id"], sort=True)[0]
     order = np.lexsort((interactions["timestamp"].to_numpy(), users))  # stable: ties by row
-    return interactions.take(order).reset_index(drop=True)
+    return order, users[order]
+
+
+def _in_time_order(interactions: pd.DataFrame) -> pd.DataFrame:
+    """The rows in _time_order, copied once."""
+    return interactions.take(_time_order(interactions)[0]).reset_index(drop=True)
 
 
 def _truncate(history: list[str], max_history: int | None) -> list[str]:
@@ -404,8 +414,8 @@ def _truncate(history: list[str], max_history: int | None) -> list[str]:
     return list(history[-max_history:]) if max_history > 0 else []
 
 
-def _examples(ordered: pd.DataFrame, rows, histories: list[list[str]]) -> pd.DataFrame:
-    picked = ordered.iloc[np.asarray(rows, dtype=int)]
+def _examples(frame: pd.DataFrame, rows, histories: list[list[str]]) -> pd.DataFrame:
+    picked = frame.iloc[np.asarray(rows, dtype=int)]
     return pd.DataFrame({
         "user_id": picked["user_id"].to_numpy(),
         "item_id": picked["item_id"].to_numpy(),
