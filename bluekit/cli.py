@@ -109,7 +109,7 @@ def cmd_evaluate(args) -> None:
     _run_folder(args.run)
     if args.step is not None:  # a saved step of the run, e.g. the one `select` chose
         from bluekit.selection import resolve_step
-        args.run = str(resolve_step(args.run or cfg.train.output_dir, args.step))
+        args.run = str(resolve_step(args.run or cfg.train.output_dir, args.step)[1])
         print(f"evaluating the adapter in {args.run}", flush=True)
     with main_process_first():  # under accelerate launch the caches are built once
         ws = pipeline.workspace(cfg)

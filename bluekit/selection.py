@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from bluekit.atomic import read_json, write_json
+from bluekit.errors import KitError
 
 SELECTION_FILE = "selection.json"
 VALIDATION_PROFILES = "validation_profiles.json"
@@ -109,7 +110,6 @@ def select_step(run_dir: str | Path, ws=None, max_item_rise: float = 0.10) -> di
 def step_folder(run_dir: str | Path, step: int) -> Path:
     """The folder holding a run's adapter at `step`: step-N/ (train.save_adapter_at), or the run
     itself at its final step."""
-    from bluekit.errors import KitError
     from bluekit.study_table import evaluation_steps
 
     saved = dict(evaluation_steps(Path(run_dir)))
@@ -121,8 +121,6 @@ def step_folder(run_dir: str | Path, step: int) -> Path:
 def chosen_folder(run_dir: str | Path) -> tuple[int, Path]:
     """(step, folder) of the step `select` chose for a run (its selection.json), for `evaluate
     --step chosen` and `publish --step chosen`."""
-    from bluekit.errors import KitError
-
     path = Path(run_dir) / SELECTION_FILE
     if not path.exists():
         raise KitError(f"{path} is missing: choose the step first, python -m bluekit select {run_dir}")
@@ -134,14 +132,13 @@ def chosen_folder(run_dir: str | Path) -> tuple[int, Path]:
     return step, step_folder(run_dir, step)
 
 
-def resolve_step(run_dir: str | Path, step: str | None) -> Path:
-    """A command line's --step for a run: None (the run's final adapter), "chosen" (select's
-    choice) or a number (a saved step)."""
+def resolve_step(run_dir: str | Path, step: str | None) -> tuple[int | None, Path]:
+    """A command line's --step for a run -> (step, the folder of its adapter): None (the run's
+    final adapter: step None, the run folder), "chosen" (select's choice) or a saved step number."""
     if step is None:
-        return Path(run_dir)
+        return None, Path(run_dir)
     if step == "chosen":
-        return chosen_folder(run_dir)[1]
-    from bluekit.errors import KitError
+        return chosen_folder(run_dir)
     if not str(step).isdigit():
         raise KitError(f"--step {step!r}: give 'chosen' or a step number")
-    return step_folder(run_dir, int(step))
+    return int(step), step_folder(run_dir, int(step))

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bluekit.compare import parse_sources
 from bluekit.errors import KitError
 
 UNTRAINED = "untrained profiler"
@@ -40,7 +41,6 @@ def load_points(sources: list[str]) -> tuple[list[tuple[str, object]], dict]:
     A source is a study folder (every LABEL/seed-N[/step-K] evaluation: label
     "SOURCE/LABEL seed N step K") or a results file (label "SOURCE/METHOD"); "NAME=PATH" names it.
     """
-    from bluekit.compare import parse_sources
     from bluekit.study_table import evaluations, read_results, reference_results, study_runs
 
     points, references = [], {}
@@ -89,7 +89,6 @@ def tradeoff_table(sources: list[str], against: str | None = None) -> pd.DataFra
     if not references:
         raise KitError("tradeoff: give at least one study folder or results file")
     key = against if against is not None else next(iter(references))
-    from bluekit.compare import parse_sources
     key = parse_sources([key])[0][0]
     if key not in references or UNTRAINED not in references[key]:
         raise KitError(f"tradeoff: --against {key}: no {UNTRAINED!r} there (sources: {list(references)})")

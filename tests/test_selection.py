@@ -57,8 +57,8 @@ def test_a_step_is_found_by_number_or_by_select_s_choice_and_a_missing_one_is_na
     from bluekit.selection import SELECTION_FILE, chosen_folder, resolve_step
 
     run = _fake_run(tmp_path / "run")
-    assert resolve_step(run, None) == run and resolve_step(run, "30") == run
-    assert resolve_step(run, "20") == run / "step-20"
+    assert resolve_step(run, None) == (None, run) and resolve_step(run, "30") == (30, run)
+    assert resolve_step(run, "20") == (20, run / "step-20")
     with pytest.raises(KitError, match=r"no adapter saved at step 15 \(saved: \[10, 20, 30\]\)"):
         resolve_step(run, "15")
     with pytest.raises(KitError, match="'last'"):

@@ -59,15 +59,15 @@ def publish_run(run_dir: str | Path, name: str, command: str,
     from bluekit.selection import SELECTION_FILE, resolve_step
 
     run_dir = Path(run_dir)
-    adapter_dir = resolve_step(run_dir, None if step is None else str(step))
+    chosen_step, adapter_dir = resolve_step(run_dir, None if step is None else str(step))
     sources = {rel: (adapter_dir if rel.startswith(f"{FINAL_DIR}/") else run_dir) / rel
                for rel in PUBLISHED_FILES}
     missing = [str(path) for path in sources.values() if not path.exists()]
     if missing:
         raise FileNotFoundError(f"{run_dir} is not a finished LoRA run: missing {missing}")
     run = read_json(run_dir / RUN_FILE)
-    if adapter_dir != run_dir:
-        run["published_step"] = int(adapter_dir.name.removeprefix("step-"))
+    if adapter_dir != run_dir:  # an earlier step than the run's last: run.json says which
+        run["published_step"] = chosen_step
     selection = read_json(run_dir / SELECTION_FILE) if step == "chosen" else None
     dest = Path(root) / name
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -77,7 +77,8 @@ def publish_run(run_dir: str | Path, name: str, command: str,
     for rel, source in sources.items():
         (staging / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, staging / rel)
-    write_json(staging / RUN_FILE, run)
+    if "published_step" in run:
+        write_json(staging / RUN_FILE, run)
     if selection is not None:
         write_json(staging / SELECTION_FILE, selection)
     tuned = run_dir / "embedder"  # a run with embed.trainable: its tuned embedder travels with it
