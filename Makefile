@@ -12,7 +12,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install browser demo test lab bench train-long train-langptune train-rlpf clean help
+.PHONY: install browser demo test lab bench train-long train-langptune train-rlpf train-long-tuned clean help
 help:
 	@echo "make install   create/reuse .venv and install the CPU stack + offline models"
 	@echo "make demo      data -> baselines -> GRPO training -> evaluation on the demo data (runs/demo/)"
@@ -20,7 +20,7 @@ help:
 	@echo "make lab       JupyterLab with the bluekit kernel"
 	@echo "make bench     benchmarks that print throughput numbers"
 	@echo "make train-long  the long CPU run (step chosen on validation users) published in data/pretrained/cpu-long"
-	@echo "make train-langptune / train-rlpf   the paper table's LangPTune- and RLPF-style reference runs"
+	@echo "make train-langptune / train-rlpf / train-long-tuned   the paper table's other published runs"
 	@echo "make paper-table  every method on every domain from the published runs (runs/paper-table/)"
 	@echo "make gpu-smoke   one NVIDIA GPU, offline: plain TRL vs Unsloth on gpu-small (docs/GPU.md)"
 	@echo "make gpu-smoke-dry / gpu-wheels / gpu-plan   the same on this CPU (CPU and GPU pins) / wheels for a bare GPU machine / its commands"
@@ -59,26 +59,32 @@ bench: install
 	OMP_NUM_THREADS=1 $(PY) bench/bench_grpo_step.py
 	OMP_NUM_THREADS=1 $(PY) bench/bench_viz.py
 
-# About 1.2 hours on one CPU thread (AMD EPYC): trains cpu-long (240 steps, an adapter every 10),
-# chooses the step on its 40 validation users (the best MRR among steps whose profiles are still
-# user profiles: docs/TRAINING-ON-CPU.md, section 3.8), evaluates the held-out users at that step,
-# and publishes that step's adapter with the run's logs, snapshots, held-out profiles and the
-# choice in data/pretrained/cpu-long/. Interrupted, it resumes from its last checkpoint.
-LONG_RUN := runs/cpu-long/train
+# The published CPU runs: each trains its preset on one thread, chooses the step on its 40
+# validation users (`select`: the best MRR among steps whose profiles are still user profiles,
+# docs/TRAINING-ON-CPU.md section 3.8), evaluates the held-out users at that step and publishes it
+# in data/pretrained/PRESET/. Interrupted, a run resumes from its last checkpoint.
+#   train-long        cpu-long, the kit's recipe (about 1.2 hours on an AMD EPYC thread)
+#   train-langptune   langptune-cpu, LangPTune-style reference (masked rank reward, cut-off penalty)
+#   train-rlpf        rlpf-cpu, RLPF-style reference (a frozen reader's next-item quiz, length, KL)
+#   train-long-tuned  cpu-long-tuned, cpu-long under the trainable embedder (LoRA rounds); its last
+#                     step is published, the step its final embedder belongs to (no `select`)
+define publish_run
+	OMP_NUM_THREADS=1 $(PY) -m bluekit train --config $(1)
+	OMP_NUM_THREADS=1 $(PY) -m bluekit select runs/$(1)/train
+	OMP_NUM_THREADS=1 $(PY) -m bluekit evaluate --config $(1) --run runs/$(1)/train --step chosen
+	$(PY) -m bluekit publish runs/$(1)/train $(1) --step chosen --command "make $(2)"
+endef
 train-long: install
-	OMP_NUM_THREADS=1 $(PY) -m bluekit train --config cpu-long
-	OMP_NUM_THREADS=1 $(PY) -m bluekit select $(LONG_RUN)
-	OMP_NUM_THREADS=1 $(PY) -m bluekit evaluate --config cpu-long --run $(LONG_RUN) --step chosen
-	$(PY) -m bluekit publish $(LONG_RUN) cpu-long --step chosen --command "make train-long"
-
-# The paper table's reference rows (issue 15), trained on cpu-long's budget and published beside
-# it: LangPTune-style (masked rank reward + cut-off penalty) and RLPF-style (reader's quiz + length
-# + KL); presets bluekit/presets/langptune-cpu.yaml and rlpf-cpu.yaml. About 1.5 hours each.
-REF = compare $*-cpu --steps 240 --eval-at 60 120 --out runs/$*-cpu
-train-langptune train-rlpf: train-%: install
-	OMP_NUM_THREADS=1 $(PY) -m bluekit $(REF)
-	$(PY) -m bluekit publish runs/$*-cpu/$*-cpu/seed-0 $*-cpu --curve runs/$*-cpu/table.md \
-	  --command "OMP_NUM_THREADS=1 python -m bluekit $(REF)"
+	$(call publish_run,cpu-long,train-long)
+train-langptune: install
+	$(call publish_run,langptune-cpu,train-langptune)
+train-rlpf: install
+	$(call publish_run,rlpf-cpu,train-rlpf)
+train-long-tuned: install
+	OMP_NUM_THREADS=1 $(PY) -m bluekit train --config cpu-long-tuned
+	OMP_NUM_THREADS=1 $(PY) -m bluekit evaluate --config cpu-long-tuned --run runs/cpu-long-tuned/train
+	OMP_NUM_THREADS=1 $(PY) -m bluekit frozen-vs-tuned runs/cpu-long-tuned/train
+	$(PY) -m bluekit publish runs/cpu-long-tuned/train cpu-long-tuned --command "make train-long-tuned"
 
 # The paper table (issue 15): every method on every domain, read from the published runs in
 # data/pretrained/ (a missing one names the command that publishes it); trains nothing. Meant to

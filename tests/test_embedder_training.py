@@ -6,8 +6,10 @@ import torch
 
 from bluekit.config import load_config
 from bluekit.embed import Embedder
-from bluekit.embedder_training import (EMBEDDER_DIR, ROUND_FILE, frozen_vs_tuned, load_tuned_embedder,
-                                       loss_for, pair_retrieval_mrr, run_item_vectors, tune_embedder)
+from bluekit.config import EmbedConfig
+from bluekit.embedder_training import (EMBEDDER_DIR, ROUND_FILE, add_lora, frozen_vs_tuned,
+                                       load_tuned_embedder, loss_for, pair_retrieval_mrr,
+                                       run_item_vectors, save_embedder, tune_embedder)
 
 PROFILES = ["Buys gear for rainy mountain hikes", "Bakes bread every weekend", "Plays jazz in a band",
             "Trains for marathons", "Knits scarves and hats", "Shoots photos on old cameras",
@@ -32,6 +34,26 @@ def test_a_round_changes_the_weights_and_retrieves_its_pairs_better():
     assert embedder.name == f"all-MiniLM-L6-v2+tuned-{stats['version']}"  # a cache key per version
     with pytest.raises(ValueError, match="1 profiles but 2 item texts"):
         tune_embedder(embedder, ["a"], ["b", "c"])
+
+
+def test_a_lora_round_trains_a_small_adapter_that_loads_back(tmp_path):
+    embedder = Embedder(show_progress=False)
+    add_lora(embedder, 8)
+    params = dict(embedder.model.named_parameters())
+    trainable = [k for k, v in params.items() if v.requires_grad]
+    assert trainable and all("lora_" in k for k in trainable)  # the base weights stay frozen
+    before = pair_retrieval_mrr(embedder, PROFILES, SHIFTED)
+    tune_embedder(embedder, PROFILES, SHIFTED, lr=1e-3, epochs=4, batch_size=4, seed=0)
+    assert pair_retrieval_mrr(embedder, PROFILES, SHIFTED) > before + 0.2
+
+    folder = save_embedder(embedder, tmp_path, {"step": 0})
+    saved = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    assert saved < 5_000_000 and not list(folder.rglob("model.safetensors"))  # the adapter only
+    merged = load_tuned_embedder(tmp_path, EmbedConfig())
+    assert merged.name == embedder.name and not any("lora_" in k for k in merged.model.state_dict())
+    np.testing.assert_allclose(merged.encode_queries(PROFILES), embedder.encode_queries(PROFILES), atol=1e-5)
+    to_train = load_tuned_embedder(tmp_path, EmbedConfig(), merge=False)  # a resumed run trains on
+    assert any(v.requires_grad and "lora_" in k for k, v in to_train.model.named_parameters())
 
 
 def test_the_symmetric_option_is_the_librarys_two_direction_loss(embedder):

@@ -103,7 +103,7 @@ Produced by `{command}` from a clone at commit {run.get('git_commit') or 'unknow
 backend {run.get('backend')}; {versions}). `config.yaml` is the full config of the run;
 `run.json` has the timings.
 
-This is the LONG CPU run (`make train-long`), not the short `make demo` run. Label it as such
+This is a LONG CPU run (`{command}`), not the short `make demo` run. Label it as such
 wherever it is shown. Files: `final/` (LoRA adapter; the base profiler's tokenizer is used),
 `metrics.jsonl` (every training log line), `snapshots.jsonl` (the held-out panel's profiles every
 few steps, for the widgets), `test_profiles.json` (every held-out user's profile, so notebooks
