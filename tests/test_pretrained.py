@@ -1,5 +1,5 @@
-"""The published cpu-long run (`make train-long`): it loads, it is what the code's preset says,
-and publishing copies exactly what the notebooks need."""
+"""The published runs (`make train-long`, train-langptune, ...): each loads, is what the code's
+preset of its name says, and publishing copies exactly what the notebooks need."""
 import json
 
 import pytest
@@ -8,7 +8,9 @@ import torch
 from bluekit.config import load_config
 from bluekit.train import (load_metrics, load_snapshots, load_trained_profiler, pretrained_run,
                            publish_run)
-from bluekit.train.pretrained import PUBLISHED_FILES
+from bluekit.train.pretrained import PRETRAINED_DIR, PUBLISHED_FILES
+
+PUBLISHED = sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.yaml").exists())
 
 
 def recipe(cfg) -> dict:
@@ -18,13 +20,19 @@ def recipe(cfg) -> dict:
     return settings
 
 
-def test_published_config_is_the_cpu_long_preset_of_this_code():
-    recorded = load_config(pretrained_run("cpu-long") / "config.yaml")
-    assert recipe(recorded) == recipe(load_config("cpu-long"))
+def test_cpu_long_is_published():
+    assert "cpu-long" in PUBLISHED
 
 
-def test_published_run_logged_every_step_and_snapshotted_start_to_end():
-    run = pretrained_run("cpu-long")
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_published_config_is_the_preset_of_its_name_in_this_code(name):
+    recorded = load_config(pretrained_run(name) / "config.yaml")
+    assert recipe(recorded) == recipe(load_config(name))
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_published_run_logged_every_step_and_snapshotted_start_to_end(name):
+    run = pretrained_run(name)
     cfg = load_config(run / "config.yaml")
     meta = json.loads((run / "run.json").read_text())
     assert meta["global_step"] == cfg.train.grpo['max_steps'] and meta["seed"] == cfg.train.seed
@@ -34,7 +42,7 @@ def test_published_run_logged_every_step_and_snapshotted_start_to_end():
     snapshots = load_snapshots(run)
     assert {0, cfg.train.grpo['max_steps']} <= set(snapshots.step)
     assert snapshots.groupby("step").user_id.nunique().eq(cfg.train.panel_users).all()
-    assert "make train-long" in (run / "README.md").read_text()
+    assert "make train-" in (run / "README.md").read_text()
 
 
 @pytest.mark.slow
@@ -92,7 +100,8 @@ def test_publish_copies_the_adapter_logs_and_command_and_names_what_is_missing(t
         pretrained_run("nope", root=tmp_path / "pretrained")
 
 
-def test_published_profiles_match_the_key_the_pipeline_computes():
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_published_profiles_match_the_key_the_pipeline_computes(name):
     """A new data or profiler setting must not orphan the shipped held-out profiles (the notebooks,
     evaluate and transfer would silently regenerate 240 profiles instead of reading them)."""
     from types import SimpleNamespace
@@ -100,7 +109,7 @@ def test_published_profiles_match_the_key_the_pipeline_computes():
     from bluekit.atomic import read_json
     from bluekit.pipeline import profiles_key
 
-    run = pretrained_run("cpu-long")
+    run = pretrained_run(name)
     shipped = read_json(run / "test_profiles.json")
     cfg = load_config(run / "config.yaml")
     ws = SimpleNamespace(cfg=cfg, test_users=list(shipped["profiles"]))  # what the key reads
