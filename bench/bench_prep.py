@@ -15,6 +15,7 @@ tar -x -C /tmp/oldkit`), to compare readers on the same file.
     .venv/bin/python bench/bench_prep.py make --lines 2000000 --out /tmp/prep2m
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_prep.py run --dir /tmp/prep2m
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_prep.py run --dir /tmp/prep2m --kit /tmp/oldkit
+    .venv/bin/python bench/bench_prep.py run --dir /tmp/prep2m --reviews-only   # the reader alone
 
 The files are large (about 330 bytes a line): delete the folder afterwards. Nothing here is
 committed data; the rows are generated.
@@ -103,7 +104,7 @@ def make(lines: int, out: Path, core_share: float, seed: int) -> None:
           f"lines, {copy} core copies, in {time.time() - t0:.0f} s -> {out}")
 
 
-def run(folder: Path, kit: Path | None, cache: Path | None) -> None:
+def run(folder: Path, kit: Path | None, cache: Path | None, reviews_only: bool = False) -> None:
     sys.path.insert(0, str(kit or ROOT))
     from bluekit.config import DataConfig
     from bluekit.data import load_prepared
@@ -112,6 +113,14 @@ def run(folder: Path, kit: Path | None, cache: Path | None) -> None:
     review_file = folder / "amazon_2023" / "raw" / "review_categories" / f"{CATEGORY}.jsonl"
     with open(review_file, "rb") as f:
         n_lines = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 24), b""))
+    if reviews_only:  # the issue's own measure: amazon.read_reviews alone, file -> interactions
+        from bluekit.data import amazon
+        t0, cpu0 = time.perf_counter(), _cpu_seconds()
+        rows = len(amazon.read_reviews(review_file, show_progress=False))
+        seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+        print(f"read_reviews: {rows} rows in {seconds:.1f} s wall = {n_lines / seconds / 1e3:.0f}k lines/s; "
+              f"{cpu:.1f} CPU s = {n_lines / cpu / 1e3:.0f}k lines per CPU s")
+        return
     settings = {"source": "amazon", "domain": CATEGORY, "raw_dir": str(folder)}
     if "cache_dir" in DataConfig.__dataclass_fields__:  # the streaming reader spills here
         settings["cache_dir"] = str(cache or Path(tempfile.mkdtemp()))
@@ -146,11 +155,13 @@ def main() -> None:
     p.add_argument("--dir", type=Path, required=True)
     p.add_argument("--kit", type=Path, default=None, help="import bluekit from this folder")
     p.add_argument("--cache", type=Path, default=None, help="data.cache_dir (default: a new temp dir)")
+    p.add_argument("--reviews-only", action="store_true",
+                   help="time amazon.read_reviews alone (the reader the issue measured), not the whole prep")
     args = parser.parse_args()
     if args.command == "make":
         make(args.lines, args.out, args.core_share, args.seed)
     else:
-        run(args.dir, args.kit, args.cache)
+        run(args.dir, args.kit, args.cache, args.reviews_only)
 
 
 if __name__ == "__main__":
