@@ -8,7 +8,8 @@ Rows (ROWS): raw history text (as many items as the profiler saw, and 20), the u
 profiler, the RLPF-style, LangPTune-style and cpu-long runs, cpu-long's recipe with its tuned
 embedder, SASRec, last item and the demo world's ceiling. Columns: the source domain (Clothing)
 then the zero-shot targets (Sports, Books, the demo city), then the QA columns on the source
-domain. A run that is not in data/pretrained/ names itself and the command that publishes it in
+domain, and readability beside rank on the source domain (item descriptions, repetition, history
+coverage, fluency). A run that is not in data/pretrained/ names itself and the command that publishes it in
 its cells; nothing is trained here and nothing is written into data/pretrained/.
 
 Cells: Recall@10 / NDCG@10 / MRR, each with a 95% bootstrap CI (bluekit.evaluate.bootstrap_ci),
@@ -57,6 +58,12 @@ REFERENCE = "cpu-long"  # the run every mark is tested against
 METRICS = ("recall@10", "ndcg@10", "mrr")
 SHORT = {"recall@10": "R@10", "ndcg@10": "N@10", "mrr": "MRR"}
 QA_METRICS = {"mcq_likelihood": "QA next-item choice (acc.)", "rating_abs_error": "QA rating MAE"}
+# Readability beside rank (bluekit.readability), on the source domain's texts: the share of texts
+# that describe one item or repeat words, the history's share of the text's top 50 items (frozen
+# embedder), and fluency under the frozen reader. The quiz is left to the QA column.
+READABLE = {"item_description": "item", "repetitive": "rep.", "history_coverage": "cov.",
+            "fluency": "flu."}
+READABLE_KINDS = ("raw", "raw20", "untrained", "run", "ceiling")  # rows whose text is a profile
 ALPHA = 0.05
 # The QA reads every row's text with a 135M reader, the table's largest cost: about 25 CPU-minutes
 # per 100 users for six contexts (bluekit.qa, commit ac35d31), so by default it reads the first 48
@@ -131,7 +138,8 @@ def assemble(cells: Mapping[tuple[str, str], object], rows: Sequence[str], colum
              reference: str, metrics: Sequence[str] = METRICS, test_metric: str = "mrr",
              short=SHORT) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The long table (one row per (row, column): every number, and the paired test of
-    `test_metric` against the reference row of the same column: row minus reference, p, mark) and the wide table (row x column text cells). A cell is a
+    `test_metric` against the reference row of the same column: row minus reference, p, mark; no
+    test when test_metric is None) and the wide table (row x column text cells). A cell is a
     MethodResult or a string saying why it is empty (a missing run, n/a)."""
     from bluekit.evaluate import paired_test
 
@@ -146,7 +154,8 @@ def assemble(cells: Mapping[tuple[str, str], object], rows: Sequence[str], colum
                 long.append({"method": row, "column": column, "status": cell})
                 continue
             numbers = metric_numbers(cell, metrics)
-            test = paired_test(ref, cell, test_metric) if ref is not None and row != reference else {}
+            test = paired_test(ref, cell, test_metric) \
+                if test_metric and ref is not None and row != reference else {}
             mark = significance_mark(test)
             wide.setdefault(row, {})[column] = cell_text(numbers, metrics, test_metric, mark, short) \
                 + (" (reference)" if row == reference else "")
@@ -286,6 +295,28 @@ def domain_cells(ws, rows: Sequence[Row], runs: Mapping, source: bool, config, o
     return cells
 
 
+# --------------------------------------------------------------------------- readability
+
+def readability_cells(ws, texts: Mapping[str, list[str]], ranked: Mapping, rows: Sequence[Row],
+                      runs: Mapping, ranked_column: str, column: str) -> dict:
+    """{(row label, column): the row's source-column result with the readability measures of its
+    texts attached (bluekit.pipeline.with_readability, fluency without the quiz; cached), or why
+    not}. Rows whose text is not a profile (last item's title, SASRec) say n/a."""
+    from bluekit import pipeline
+
+    cells = {}
+    for row in rows:
+        result = ranked.get((row.label, ranked_column))
+        if isinstance(result, str) or result is None:
+            run = runs.get(row.run)
+            cells[(row.label, column)] = run if isinstance(run, str) else "n/a: not evaluated"
+        elif row.kind not in READABLE_KINDS or row.label not in texts:
+            cells[(row.label, column)] = "n/a: its text is not a profile"
+        else:
+            cells[(row.label, column)] = pipeline.with_readability(ws, result, texts[row.label], quiz=False)
+    return cells
+
+
 # --------------------------------------------------------------------------- QA (adapter over bluekit.qa)
 
 def qa_cells(ws, texts: Mapping[str, list[str]], rows: Sequence[Row], runs: Mapping, n_users: int | None,
@@ -362,6 +393,12 @@ def paper_table(config: str | Path | dict = "cpu-long", domains: Sequence[str] |
             source_ws, source_texts = ws, texts
     long, wide = assemble(cells, labels, columns, rows_label(rows, REFERENCE))
     long.insert(0, "kind", "ranking")
+    read_column = f"readability on {columns[0].split(' ')[0]}"
+    read_cells = readability_cells(source_ws, source_texts, cells, rows, runs, columns[0], read_column)
+    read_long, read_wide = assemble(read_cells, labels, [read_column], rows_label(rows, REFERENCE),
+                                    metrics=tuple(READABLE), test_metric=None, short=READABLE)
+    wide[read_column] = read_wide[read_column]
+    long = pd.concat([long, read_long.assign(kind="readability")], ignore_index=True)
     qa_column = f"QA on {columns[0].split(' ')[0]}"
     qa_n = qa_users or min(users or QA_USERS, QA_USERS)
     qa_by_row, qa_baselines = qa_cells(source_ws, source_texts, rows, runs, qa_n, qa_column, num_choices, reader)
@@ -403,6 +440,11 @@ def table_notes(long: pd.DataFrame, qa_baselines: Mapping[str, float], num_choic
         "MAE (lower is better; marks as above, on accuracy and on per-user absolute error). Rating "
         "baselines: " + ", ".join(f"{k} MAE {v:.3f}" for k, v in qa_baselines.items()) + ": the "
         "demo's ratings sit mostly at 4-5, so a constant near the mean is already close.",
+        "Readability (source domain, every evaluated user; docs/READABILITY.md): item = share of "
+        "texts that describe one item rather than the user, rep. = share that repeat words (both: "
+        "lower is better), cov. = the history's share of the text's 50 nearest items (frozen "
+        "embedder), flu. = mean log-likelihood per token under the frozen reader (higher reads "
+        "more fluently). Not tested against cpu-long; read them beside the rank.",
         "Missing runs: " + ("; ".join(missing) if missing else "none") + ".",
     ]
 

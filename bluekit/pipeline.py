@@ -261,10 +261,10 @@ def base_reader(ws: Workspace) -> tuple:
     return _READERS[key]
 
 
-def with_readability(ws: Workspace, result, texts: list[str], reader: bool = True):
+def with_readability(ws: Workspace, result, texts: list[str], reader: bool = True, quiz: bool = True):
     """Attach the readability measures of these texts (one per held-out example row) to a
     MethodResult: item-description share, repetition, history coverage, and (reader=True) the
-    quiz accuracy and fluency under the frozen base profiler."""
+    quiz accuracy (unless quiz=False) and fluency under the frozen base profiler."""
     import hashlib
     import json
 
@@ -276,7 +276,8 @@ def with_readability(ws: Workspace, result, texts: list[str], reader: bool = Tru
     key = hashlib.sha256(json.dumps([texts, ws.test_examples.user_id.tolist(), len(ws.item_vecs),
                                      ws.embedder.name if hasattr(ws.embedder, "name") else "",
                                      ws.cfg.profiler.model, resolve_dtype(ws.cfg.profiler.dtype), reader,
-                                     readability.READABILITY_METRICS]).encode()).hexdigest()[:16]
+                                     readability.READABILITY_METRICS] + ([] if quiz else ["no quiz"])
+                                    ).encode()).hexdigest()[:16]
     cache = Path(ws.cfg.embed.cache_dir) / "readability" / f"{key}.csv"
     if cache.exists():
         measures = pd.read_csv(cache)
@@ -284,7 +285,7 @@ def with_readability(ws: Workspace, result, texts: list[str], reader: bool = Tru
         measures = readability.measure(
             texts, ws.test_examples, item_index=ws.prepared.item_index, item_vecs=ws.item_vecs,
             titles=ws.prepared.items.title.fillna("").astype(str).tolist(), embedder=ws.embedder,
-            reader=base_reader(ws) if reader else None)  # one fixed quiz for every run
+            reader=base_reader(ws) if reader else None, quiz=quiz)  # one fixed quiz for every run
         from bluekit.atomic import atomic_path
         with atomic_path(cache) as tmp:
             measures.to_csv(tmp, index=False, float_format="%.17g")

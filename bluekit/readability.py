@@ -246,10 +246,10 @@ def add_readability(result, measures: pd.DataFrame):
 
 def measure(texts: Sequence[str], examples: pd.DataFrame, *, item_index: Mapping[str, int],
             item_vecs: np.ndarray, titles: Sequence[str], embedder, reader: tuple | None = None,
-            num_choices: int = 4, coverage_k: int = 50, seed: int = 0) -> pd.DataFrame:
+            num_choices: int = 4, coverage_k: int = 50, seed: int = 0, quiz: bool = True) -> pd.DataFrame:
     """Every readability measure per example row (columns READABILITY_METRICS): the text flags,
     history coverage (texts embedded as queries), and with a reader (model, tokenizer), the quiz
-    and fluency under it (NaN without one)."""
+    (unless quiz=False: the costlier half) and fluency under it (NaN without one)."""
     from bluekit.evaluate import history_indices, query_vectors
 
     texts = ["" if t is None else str(t) for t in texts]
@@ -264,8 +264,9 @@ def measure(texts: Sequence[str], examples: pd.DataFrame, *, item_index: Mapping
     if reader is not None:
         from bluekit.quiz import fluency, quiz_accuracy, quiz_questions
         model, tokenizer = reader
-        choices, answers = quiz_questions(examples, item_index, titles, num_choices, seed)
-        out["quiz_accuracy"] = quiz_accuracy(texts, choices, answers, model, tokenizer)
+        if quiz:
+            choices, answers = quiz_questions(examples, item_index, titles, num_choices, seed)
+            out["quiz_accuracy"] = quiz_accuracy(texts, choices, answers, model, tokenizer)
         out["fluency"] = fluency(texts, model, tokenizer)
     return out[list(READABILITY_METRICS)]
 

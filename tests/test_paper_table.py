@@ -74,7 +74,8 @@ def test_every_cell_is_filled_or_names_its_missing_run(tmp_path, monkeypatch, em
     wide = table["table"]
     source, target = "Clothing_Shoes_and_Jewelry (source)", "Demo_City (zero-shot)"
     assert list(wide.index) == [r.label for r in ROWS]
-    assert list(wide.columns) == [source, target, "QA next-item choice (acc.)", "QA rating MAE"]
+    readable = "readability on Clothing_Shoes_and_Jewelry"
+    assert list(wide.columns) == [source, target, readable, "QA next-item choice (acc.)", "QA rating MAE"]
     rlpf = "not published: make train-rlpf (data/pretrained/rlpf-cpu)"
     for row in wide.index:
         for column in (source, target):
@@ -91,6 +92,17 @@ def test_every_cell_is_filled_or_names_its_missing_run(tmp_path, monkeypatch, em
         assert wide.loc["SASRec (ID-based, not zero-shot)", column] == "n/a: no text to read"
         others = wide[column].drop(["RLPF-style", "SASRec (ID-based, not zero-shot)"])
         assert all(v[0].isdigit() and v.count("[") == 1 for v in others), others
+    for row in wide.index:  # readability beside rank, for every row whose text is a profile
+        cell = wide.loc[row, readable]
+        if row == "RLPF-style":
+            assert cell == rlpf
+        elif row.startswith(("SASRec", "last item")):
+            assert cell == "n/a: its text is not a profile"
+        else:
+            assert cell.startswith("item ") and " / flu. " in cell and cell.count("[") == 4, (row, cell)
+    measured = table["long"][(table["long"].kind == "readability") & (table["long"].status == "ok")]
+    assert (measured["n"] == 10).all() and measured["p_vs_reference"].isna().all()  # shown, not tested
+    assert measured["fluency"].lt(0).all() and measured["item_description"].between(0, 1).all()
     ranking = table["long"][(table["long"].kind == "ranking") & (table["long"].status == "ok")]
     assert set(ranking.groupby("column")["n"].unique().map(tuple)) == {(10,)}  # the same users per column
     assert ranking["p_vs_reference"].notna().sum() == len(ranking) - 2  # all but the reference's two cells
