@@ -241,8 +241,9 @@ def published_result(ws: Workspace, name: str = "cpu-long"):
     if set(its_train_users) & set(ws.test_users):
         print(f"published run {name!r} skipped: it trained on some of these held-out users")
         return None
-    steps = int(load_metrics(run_dir)["step"].max())
-    chosen = read_json(run_dir / "run.json").get("published_step")  # publish --step chosen
+    meta = read_json(run_dir / "run.json")
+    steps = meta.get("global_step") or int(load_metrics(run_dir)["step"].max())
+    chosen = meta.get("published_step")  # publish --step chosen
     trained = f"step {chosen} of {steps}" if chosen is not None else f"{steps} steps"
     return profiler_result(ws, f"{name} profiler (published, {trained})", run_dir)
 
