@@ -182,8 +182,9 @@ def save_embedder(embedder: Embedder, run_dir: str | Path, info: dict) -> Path:
     tmp = final.with_name(EMBEDDER_DIR + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     lora = _lora_model(embedder)
-    if lora is not None:  # the adapter only; loading lays it over the base embedder again
+    if lora is not None:  # the adapter only; loading lays it over the base embedder (embed.model)
         lora.save_pretrained(str(tmp / LORA_DIR))
+        _portable_adapter(tmp / LORA_DIR, embedder.base_name)
     else:
         embedder.model.save(str(tmp))
     write_json(tmp / ROUND_FILE, {**info, "name": embedder.name, "base": embedder.base_name,
@@ -191,6 +192,15 @@ def save_embedder(embedder: Embedder, run_dir: str | Path, info: dict) -> Path:
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     return final
+
+
+def _portable_adapter(folder: Path, base_name: str) -> None:
+    """peft writes the base model's local path (inside this machine's venv) into the adapter's
+    config and a model card: name the base by its kit name instead, and drop the card."""
+    config = read_json(folder / "adapter_config.json")
+    config["base_model_name_or_path"] = base_name
+    write_json(folder / "adapter_config.json", config)
+    (folder / "README.md").unlink(missing_ok=True)
 
 
 def load_tuned_embedder(run_dir: str | Path, embed_cfg, merge: bool = True) -> Embedder | None:

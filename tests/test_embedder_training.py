@@ -49,6 +49,7 @@ def test_a_lora_round_trains_a_small_adapter_that_loads_back(tmp_path):
     folder = save_embedder(embedder, tmp_path, {"step": 0})
     saved = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     assert saved < 5_000_000 and not list(folder.rglob("model.safetensors"))  # the adapter only
+    assert "site-packages" not in (folder / "lora" / "adapter_config.json").read_text()  # no local path
     merged = load_tuned_embedder(tmp_path, EmbedConfig())
     assert merged.name == embedder.name and not any("lora_" in k for k in merged.model.state_dict())
     np.testing.assert_allclose(merged.encode_queries(PROFILES), embedder.encode_queries(PROFILES), atol=1e-5)
