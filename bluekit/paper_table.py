@@ -423,7 +423,7 @@ def table_notes(long: pd.DataFrame, qa_baselines: Mapping[str, float], num_choic
                 overrides: Mapping) -> list[str]:
     ranking = long[long.kind == "ranking"]
     n = ranking.groupby("column")["n"].max().dropna().astype(int).to_dict() if "n" in ranking else {}
-    qa_n = long.loc[long.kind != "ranking", "n"].max() if "n" in long else np.nan
+    qa_n = long.loc[long.kind.str.startswith("qa"), "n"].max() if "n" in long else np.nan
     missing = [v for v in runs.values() if isinstance(v, str)]
     return [
         f"Users per column: {n} (each domain's evaluated users, the same for every row; overrides "
