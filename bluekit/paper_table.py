@@ -393,13 +393,14 @@ def paper_table(config: str | Path | dict = "cpu-long", domains: Sequence[str] |
             source_ws, source_texts = ws, texts
     long, wide = assemble(cells, labels, columns, rows_label(rows, REFERENCE))
     long.insert(0, "kind", "ranking")
-    read_column = f"readability on {columns[0].split(' ')[0]}"
+    source_name = columns[0].split(" ")[0]
+    read_column = f"readability on {source_name}"
     read_cells = readability_cells(source_ws, source_texts, cells, rows, runs, columns[0], read_column)
     read_long, read_wide = assemble(read_cells, labels, [read_column], rows_label(rows, REFERENCE),
                                     metrics=tuple(READABLE), test_metric=None, short=READABLE)
     wide[read_column] = read_wide[read_column]
     long = pd.concat([long, read_long.assign(kind="readability")], ignore_index=True)
-    qa_column = f"QA on {columns[0].split(' ')[0]}"
+    qa_column = f"QA on {source_name}"
     qa_n = qa_users or min(users or QA_USERS, QA_USERS)
     qa_by_row, qa_baselines = qa_cells(source_ws, source_texts, rows, runs, qa_n, qa_column, num_choices, reader)
     for metric, title in QA_METRICS.items():
