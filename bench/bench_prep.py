@@ -13,6 +13,7 @@ process and prints wall and CPU seconds, lines per second of each, and the peak 
 tar -x -C /tmp/oldkit`), to compare readers on the same file.
 
     .venv/bin/python bench/bench_prep.py make --lines 2000000 --out /tmp/prep2m
+    .venv/bin/python bench/bench_prep.py make --lines 2000000 --text-copies 3 --out /tmp/prep2m3
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_prep.py run --dir /tmp/prep2m
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_prep.py run --dir /tmp/prep2m --kit /tmp/oldkit
     .venv/bin/python bench/bench_prep.py run --dir /tmp/prep2m --reviews-only   # the reader alone
@@ -53,7 +54,7 @@ def _review_line(user: str, item: str, row: dict, timestamp: int) -> str:
                        "verified_purchase": True}) + "\n"
 
 
-def make(lines: int, out: Path, core_share: float, seed: int) -> None:
+def make(lines: int, out: Path, core_share: float, seed: int, text_copies: int = 1) -> None:
     """Write review_categories/{CATEGORY}.jsonl and meta_categories/meta_{CATEGORY}.jsonl."""
     sys.path.insert(0, str(ROOT))
     from bluekit.data import amazon, synth
@@ -66,7 +67,9 @@ def make(lines: int, out: Path, core_share: float, seed: int) -> None:
     for m in meta:  # dicts, the common case (the demo writes some as JSON strings, a quirk that
         # sends a whole block to the per-line reader)
         m["details"] = amazon.parse_details(m["details"])[0]
-    rows = [{"rating": r.rating, "title": r.review_title, "text": r.review_text,
+    # text_copies=3 gives the file the issue measured (demo reviews with their text tripled).
+    rows = [{"rating": r.rating, "title": r.review_title,
+             "text": " ".join([r.review_text] * text_copies),
              "helpful_vote": i % 4} for i, r in enumerate(reviews.itertuples())]
     users, items, times = (reviews[c].tolist() for c in ("user_id", "item_id", "timestamp"))
     item_codes = {item: n for n, item in enumerate(dict.fromkeys(m["parent_asin"] for m in meta))}
@@ -151,6 +154,8 @@ def main() -> None:
     p.add_argument("--core-share", type=float, default=0.2,
                    help="share of lines by users who pass the 5-core (default 0.2)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--text-copies", type=int, default=1,
+                   help="repeat each review text this many times (3: the issue's 1.0 GB file at 2M lines)")
     p = sub.add_parser("run", help="time load_prepared on it in this process")
     p.add_argument("--dir", type=Path, required=True)
     p.add_argument("--kit", type=Path, default=None, help="import bluekit from this folder")
@@ -159,7 +164,7 @@ def main() -> None:
                    help="time amazon.read_reviews alone (the reader the issue measured), not the whole prep")
     args = parser.parse_args()
     if args.command == "make":
-        make(args.lines, args.out, args.core_share, args.seed)
+        make(args.lines, args.out, args.core_share, args.seed, args.text_copies)
     else:
         run(args.dir, args.kit, args.cache, args.reviews_only)
 
