@@ -21,7 +21,8 @@ are the same latent people, which the kit cannot know, and they count).
 Rows per (target, embedder): raw history text (as many items as the profiler saw, and 20 titles),
 last item, the untrained profiler and the trained one, with the trained one's paired tests against
 the untrained profiler (Wilcoxon + bootstrap CI, bluekit.evaluate.paired_test) on MRR, NDCG@10 and
-Recall@10. ``embedders`` maps a label to an Embedder (None: the run's configured embedder). By
+Recall@10. Both profilers' rows also carry the readability measures that need no reader model
+(TEXT_MEASURES: a profile that ranks well in a new domain by describing one product says so). ``embedders`` maps a label to an Embedder (None: the run's configured embedder). By
 default each run gets {"frozen": None}, plus {"tuned": ...} when it tuned its embedder
 (embed.trainable: bluekit.embedder_training.load_tuned_embedder); the tuned one fills the "tuned"
 columns of the source x target table, which otherwise say that the run has none.
@@ -40,6 +41,8 @@ from bluekit.errors import KitError
 PAIRED_METRICS = ("mrr", "ndcg@10", "recall@10")
 EMBEDDER_COLUMNS = ("frozen", "tuned")  # the source x target table's columns per target
 TRAINED, UNTRAINED = "trained profiler", "untrained profiler"
+# Readability beside rank on each target (bluekit.readability), for both profilers: no reader model.
+TEXT_MEASURES = ("item_description", "repetitive", "history_coverage")
 
 
 @dataclasses.dataclass
@@ -127,8 +130,12 @@ def transfer_cell(run_dir: str | Path, domain: str, embedder=None, embedder_labe
                raw_history_text(ws.test_examples, name="raw history text (20 items)", **kw),
                last_item(ws.test_examples, **kw)]
     for name, run in ((UNTRAINED, None), (TRAINED, run_dir)):
-        pipeline.test_profiles(ws, run, show_progress=show_progress)  # generated once, cached per (run, domain)
-        results.append(pipeline.profiler_result(ws, name, run, readability=False))
+        texts = pipeline.test_profiles(ws, run, show_progress=show_progress)  # cached per (run, domain)
+        result = pipeline.profiler_result(ws, name, run, readability=False)
+        # Is it still a user profile in the new domain? The measures that need no reader model
+        # (item descriptions, repetition, history coverage); quiz and fluency stay NaN.
+        results.append(pipeline.with_readability(ws, result, [texts.get(u, "") for u in
+                                                              ws.test_examples.user_id], reader=False))
     tests = {m: paired_test(results[-2], results[-1], m) for m in PAIRED_METRICS}
     return Cell(run_name(run_dir), ws.prepared.name, embedder_label, results, tests, dropped,
                 time.perf_counter() - start, {"users": ws.cfg.eval.users,
@@ -147,6 +154,9 @@ def cell_rows(cell: Cell) -> list[dict]:
                **{m: result.summary[m] for m in ("recall@10", "ndcg@10", "mrr")},
                "mrr_ci_low": lo, "mrr_ci_high": hi, "dropped_source_users": cell.n_dropped,
                **cell.protocol}
+        for measure in TEXT_MEASURES:
+            if measure in result.summary:
+                row[measure] = result.summary[measure]
         if result.name == TRAINED:
             for metric, test in cell.tests.items():
                 row[f"{metric}_change"] = -test["mean_diff"]  # trained minus untrained
@@ -173,8 +183,11 @@ def source_target_table(cells: Sequence[Cell], targets: Sequence[str] | None = N
                                                   if label == "tuned" else "not evaluated")
                     continue
                 test = cell.tests["mrr"]
-                row[f"{target} ({label})"] = (f"MRR {test['mean_b']:.4f} vs untrained {test['mean_a']:.4f} "
-                                              f"(p {test['p_value']:.2g}, n {test['n']})")
+                untrained, trained = (r.summary for r in cell.results[-2:])
+                row[f"{target} ({label})"] = (
+                    f"MRR {test['mean_b']:.4f} vs untrained {test['mean_a']:.4f} "
+                    f"(p {test['p_value']:.2g}, n {test['n']}); item descr. "
+                    f"{trained['item_description']:.0%} vs {untrained['item_description']:.0%}")
         table[source] = row
     frame = pd.DataFrame.from_dict(table, orient="index")
     frame.index.name = "source"

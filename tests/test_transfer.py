@@ -45,6 +45,12 @@ def test_every_transfer_cell_is_filled_with_baselines_and_paired_tests(tmp_path,
     assert trained[["p_mrr", "p_ndcg@10", "p_recall@10"]].notna().all().all()
     assert set(long.users) == {"held_out"} and set(long.history_masked) == {False}  # the protocol, stated
     assert np.allclose(trained.mrr_change, trained.mrr.to_numpy() - long[long.method == UNTRAINED].mrr.to_numpy())
+    # readability beside rank in every cell, for both profilers (not for the baselines)
+    profilers = long[long.method.isin([TRAINED, UNTRAINED])]
+    assert profilers[["item_description", "repetitive", "history_coverage"]].notna().all().all()
+    assert profilers.item_description.between(0, 1).all()
+    assert long[long.method == "last item"].item_description.isna().all()
+    assert all("item descr. " in v for v in wide.filter(like="(frozen)").iloc[0])
     for name in ("transfer.csv", "transfer.md", "transfer.json"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     assert len(list((tmp_path / "out" / "cells").glob("*.json"))) == 2
