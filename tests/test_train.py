@@ -288,8 +288,12 @@ def test_resume_continues_from_the_checkpoint_step(tmp_path, world, hashing):
     assert spy.seen[0] == 3 and resumed.global_step == 5  # steps 4 and 5 only, not from 0
     info = json.loads((resumed.output_dir / "run.json").read_text())
     assert info["resumed_from"].endswith("checkpoint-3")
-    logged = [r["step"] for r in read_jsonl(resumed.output_dir / "metrics.jsonl") if "reward" in r]
+    records = read_jsonl(resumed.output_dir / "metrics.jsonl")
+    logged = [r["step"] for r in records if "reward" in r]
     assert logged == [1, 2, 3, 4, 5]  # one log line per step across both runs
+    # the total counts the first process's time, read from its log lines
+    first_process = max(r["elapsed_s"] for r in records if "elapsed_s" in r and r["step"] <= 3)
+    assert info["total_wall_time_s"] == pytest.approx(first_process + info["wall_time_s"], abs=2e-3)
     snap_steps = sorted({r["step"] for r in read_jsonl(resumed.output_dir / "snapshots.jsonl")})
     assert snap_steps == [0, 3, 5]
     assert sorted(p.name for p in resumed.output_dir.glob("checkpoint-*")) == ["checkpoint-3", "checkpoint-5"]
@@ -310,6 +314,19 @@ def test_resume_continues_from_the_checkpoint_step(tmp_path, world, hashing):
 
 
 # --------------------------------------------------------------------------- learning
+
+def test_earlier_processes_time_is_read_from_the_log_even_after_a_kill():
+    """elapsed_s restarts in each process: the processes before the last count with their last
+    kept line (a killed one wrote no run.json); lines without elapsed_s are ignored."""
+    from bluekit.train.records import earlier_wall_time
+
+    killed_then_resumed = [{"step": 1, "elapsed_s": 10.0}, {"step": 2, "elapsed_s": 21.0},
+                           {"step": 2, "panel/total": 0.3}, {"step": 3, "elapsed_s": 9.0},
+                           {"step": 4, "elapsed_s": 18.0}, {"step": 5, "elapsed_s": 4.0}]
+    assert earlier_wall_time(killed_then_resumed) == 21.0 + 18.0
+    assert earlier_wall_time(killed_then_resumed[:2]) == 0.0  # one process: nothing earlier
+    assert earlier_wall_time([]) == 0.0
+
 
 def test_grpo_raises_the_embedding_reward(tmp_path, world, embedder):
     """From random weights, 150 seeded GRPO steps must lift the cosine reward far beyond noise.

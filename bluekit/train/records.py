@@ -100,6 +100,23 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return records
 
 
+def earlier_wall_time(records: list[dict]) -> float:
+    """Wall seconds that the processes before the last one spent on the steps they kept.
+
+    elapsed_s restarts at 0 in each process, so a drop marks a resume; each earlier process counts
+    with its last kept log line. This covers a process that was killed and so wrote no run.json.
+    """
+    total, last = 0.0, None
+    for record in records:
+        elapsed = record.get("elapsed_s")
+        if elapsed is None:
+            continue
+        if last is not None and elapsed < last:
+            total += last
+        last = elapsed
+    return total
+
+
 def keep_until_step(path: str | Path, step: int) -> None:
     """Rewrite a JSONL file (atomically) without records after `step`: the tail a resume redoes."""
     path = Path(path)

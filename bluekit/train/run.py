@@ -32,7 +32,7 @@ from bluekit.atomic import read_json, write_json
 from bluekit.config import Config, load_config, save_config
 from bluekit.data import train_test_users
 from bluekit.train.backends import Policy, choose_backend, load_policy
-from bluekit.train.records import METRICS_FILE, SNAPSHOTS_FILE, TimedReward, read_jsonl
+from bluekit.train.records import METRICS_FILE, SNAPSHOTS_FILE, TimedReward, earlier_wall_time, read_jsonl
 from bluekit.train.dataset import build_panel, build_train_dataset
 from bluekit.train.grpo_config import build_grpo_config, validate_train_config
 
@@ -271,12 +271,14 @@ def git_commit() -> str | None:
 def _write_run_file(out: Path, cfg: Config, step: int, wall: float, timings: dict,
                     checkpoint: str | None, backend: str, n_train: int, n_test: int,
                     commit: str | None, processes: int = 1) -> None:
-    previous = read_json(out / RUN_FILE) if checkpoint and (out / RUN_FILE).exists() else {}
+    # A resumed run counts the earlier processes' time from the log, which a killed process
+    # leaves too (it writes no run.json).
+    earlier = earlier_wall_time(read_jsonl(out / METRICS_FILE)) if checkpoint else 0.0
     run = {
         "name": cfg.name, "seed": cfg.train.seed, "global_step": step,
         "max_steps": cfg.train.grpo["max_steps"], "backend": backend,
         "resumed_from": checkpoint, "processes": processes, "wall_time_s": round(wall, 3),
-        "total_wall_time_s": round(previous.get("total_wall_time_s", 0.0) + wall, 3),
+        "total_wall_time_s": round(earlier + wall, 3),
         "reward_time_s": {k: round(v, 3) for k, v in timings.items()},
         "train_users": n_train, "test_users": n_test, "profiler": cfg.profiler.model,
         "embedder": cfg.embed.model, "versions": _versions(), "git_commit": commit,
