@@ -87,7 +87,7 @@ train-long-tuned: install
 	$(PY) -m bluekit publish runs/cpu-long-tuned/train cpu-long-tuned --command "make train-long-tuned"
 
 # The paper table (issue 15): every method on every domain, read from the published runs in
-# data/pretrained/ (a missing one names the command that publishes it); trains nothing. 15.5
+# data/pretrained/ (a missing one names the command that publishes it); trains nothing. 17.8
 # minutes on 2 idle AMD EPYC cores from cold caches, 77 s warm (docs/PAPER-TABLE.md, "Time");
 # PAPER_TABLE_ARGS="--users 100" for a quicker, smaller table.
 .PHONY: paper-table
