@@ -204,16 +204,17 @@ def test_profiles(ws: Workspace, run_dir: str | Path | None = None, show_progres
 
 
 def profiler_result(ws: Workspace, name: str, run_dir: str | Path | None = None,
-                    readability: bool = True):
+                    readability: bool = True, reader: bool = True):
     """The untrained profiler's (run_dir None) or a trained run's held-out profiles, embedded and
     ranked against the whole catalogue (profiles from the cache when they are current), with the
-    readability measures beside the rank metrics (bluekit.readability) unless told not to."""
+    readability measures beside the rank metrics (bluekit.readability) unless told not to;
+    reader=False keeps only those that need no reader model (see with_readability)."""
     from bluekit.evaluate import evaluate_texts
 
     texts = test_profiles(ws, run_dir)
     result = evaluate_texts(name, texts, ws.test_examples, **_eval_kwargs(ws))
-    return with_readability(ws, result, [texts.get(u, "") for u in ws.test_examples.user_id]) \
-        if readability else result
+    return with_readability(ws, result, [texts.get(u, "") for u in ws.test_examples.user_id],
+                            reader=reader) if readability else result
 
 
 def profile_results(ws: Workspace, run_dir: str | Path | None = None) -> list:

@@ -22,8 +22,9 @@ Rows per (target, embedder): raw history text (as many items as the profiler saw
 last item, the untrained profiler and the trained one, with the trained one's paired tests against
 the untrained profiler (Wilcoxon + bootstrap CI, bluekit.evaluate.paired_test) on MRR, NDCG@10 and
 Recall@10. Both profilers' rows also carry the readability measures that need no reader model
-(TEXT_MEASURES: a profile that ranks well in a new domain by describing one product says so). ``embedders`` maps a label to an Embedder (None: the run's configured embedder). By
-default each run gets {"frozen": None}, plus {"tuned": ...} when it tuned its embedder
+(TEXT_MEASURES: a profile that ranks well in a new domain by describing one product says so).
+``embedders`` maps a label to an Embedder (None: the run's configured embedder). By default each
+run gets {"frozen": None}, plus {"tuned": ...} when it tuned its embedder
 (embed.trainable: bluekit.embedder_training.load_tuned_embedder); the tuned one fills the "tuned"
 columns of the source x target table, which otherwise say that the run has none.
 """
@@ -130,12 +131,10 @@ def transfer_cell(run_dir: str | Path, domain: str, embedder=None, embedder_labe
                raw_history_text(ws.test_examples, name="raw history text (20 items)", **kw),
                last_item(ws.test_examples, **kw)]
     for name, run in ((UNTRAINED, None), (TRAINED, run_dir)):
-        texts = pipeline.test_profiles(ws, run, show_progress=show_progress)  # cached per (run, domain)
-        result = pipeline.profiler_result(ws, name, run, readability=False)
-        # Is it still a user profile in the new domain? The measures that need no reader model
-        # (item descriptions, repetition, history coverage); quiz and fluency stay NaN.
-        results.append(pipeline.with_readability(ws, result, [texts.get(u, "") for u in
-                                                              ws.test_examples.user_id], reader=False))
+        pipeline.test_profiles(ws, run, show_progress=show_progress)  # generated once, cached per (run, domain)
+        # Is it still a user profile in the new domain? The readability measures that need no
+        # reader model (TEXT_MEASURES); quiz and fluency stay NaN.
+        results.append(pipeline.profiler_result(ws, name, run, reader=False))
     tests = {m: paired_test(results[-2], results[-1], m) for m in PAIRED_METRICS}
     return Cell(run_name(run_dir), ws.prepared.name, embedder_label, results, tests, dropped,
                 time.perf_counter() - start, {"users": ws.cfg.eval.users,

@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from bluekit.atomic import read_json, write_json
+from bluekit.atomic import write_json
 from bluekit.config import Config, load_config, save_config
 from bluekit.data import train_test_users
 from bluekit.train.backends import Policy, choose_backend, load_policy
